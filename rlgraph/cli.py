@@ -1,0 +1,106 @@
+"""The `rlgraph` command: validate, run, nodes, render."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .core import REGISTRY, GraphErrors, RegistryError, check_graph, read_graph
+from .core.errors import GraphError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _print_problems(problems: Sequence[GraphError]) -> None:
+    for problem in problems:
+        print(problem.format(), file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        spec, errors = read_graph(path)
+        warnings: list[GraphError] = []
+        if spec is not None:
+            checked = check_graph(spec, REGISTRY)
+            errors += checked.errors
+            warnings = list(checked.warnings)
+        _print_problems(errors + warnings)
+        if errors:
+            failed += 1
+            n = len(errors)
+            print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        else:
+            print(f"{path}: ok ({len(spec.nodes)} nodes"
+                  + (f", {len(warnings)} warnings" if warnings else "") + ")")
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_graph
+    return run_graph(args.file, steps=args.steps, seed=args.seed, quiet=args.quiet)
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    from .describe import describe_type, list_types
+    if not args.type:
+        print(list_types(REGISTRY))
+        return EXIT_OK
+    try:
+        cls = REGISTRY.resolve(args.type)
+    except RegistryError as exc:
+        print(f"error: {exc.message}" + (f"\n    hint: {exc.hint}" if exc.hint else ""),
+              file=sys.stderr)
+        return EXIT_INVALID
+    print(describe_type(args.type, cls))
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .render import render_file
+    return render_file(args.file, args.output)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlgraph", description="Deep-RL agents as typed dataflow graphs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check graph files; report every problem")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="build a graph and run it")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--steps", type=int, help="ticks to run (default: the file's 'steps')")
+    p.add_argument("--seed", type=int, help="graph seed (default: the file's 'seed')")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("nodes", help="list node types, or describe one")
+    p.add_argument("type", nargs="?", metavar="TYPE")
+    p.set_defaults(func=cmd_nodes)
+
+    p = sub.add_parser("render", help="draw a graph to PNG, SVG or DOT")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, help="output file (.png, .svg, .dot)")
+    p.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GraphErrors as exc:
+        print(exc.format(), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""rlgraph's engine: ports and kinds, nodes, registry, graph files, checks, schedule.
+
+Nothing here imports torch or gymnasium.
+"""
+
+from .build import build, derive_seed, load
+from .errors import GraphError, GraphErrors, GraphWarning, Loc
+from .executor import Graph
+from .node import Clock, Node, NodeConfigError, NodeDefinitionError
+from .ports import ABSENT, REQUIRED, In, Kind, Out, Param
+from .registry import REGISTRY, Registry, RegistryError, register
+from .spec import GraphSpec, parse_graph, read_graph
+from .validate import CheckedGraph, check_graph
+
+__all__ = [
+    "ABSENT", "REGISTRY", "REQUIRED", "CheckedGraph", "Clock", "Graph", "GraphError",
+    "GraphErrors", "GraphSpec", "GraphWarning", "In", "Kind", "Loc", "Node",
+    "NodeConfigError", "NodeDefinitionError", "Out", "Param", "Registry", "RegistryError",
+    "build", "check_graph", "derive_seed", "load", "parse_graph", "read_graph", "register",
+]

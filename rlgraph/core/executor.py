@@ -1,0 +1,182 @@
+"""The built graph and its tick loop.
+
+At build the schedule is compiled into a flat list of tuples over a flat list of value
+slots; a tick walks that list once. No graph algorithm, no sort, no dict of ports and no
+validation runs inside the loop: all checking was done at load and build time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .node import Clock, Node
+from .ports import ABSENT
+from .spec import GraphSpec
+
+NEVER = sys.maxsize
+
+
+@dataclass(frozen=True)
+class Op:
+    """One node's place in the tick: where it reads, where it writes, when it fires."""
+
+    name: str
+    step: Callable[..., Any]
+    inputs: tuple[tuple[str, int, bool], ...]  # (port, slot, required)
+    outputs: tuple[tuple[str, int], ...]  # (port, slot)
+    every: int
+    after: int
+    until: int
+    on_slot: int  # slot of the `on:` event, or -1 for tick triggers
+    index: int  # position in the schedule; indexes the `on:` counters
+
+    def as_tuple(self) -> tuple:
+        return (self.step, self.inputs, self.outputs, self.every, self.after, self.until,
+                self.on_slot, self.index)
+
+
+class Graph:
+    """A built graph: its nodes, a compiled schedule, and the state of the tick loop."""
+
+    def __init__(self, spec: GraphSpec, nodes: dict[str, Node], seeds: dict[str, int],
+                 clock: Clock, ops: list[Op], slots: dict[tuple[str, str], int],
+                 delay_lines: list[tuple[deque, int, int]], build_order: list[str]) -> None:
+        self.spec = spec
+        self.nodes = nodes
+        self.seeds = seeds
+        self.clock = clock
+        self.build_order = build_order
+        self.tick_order = [op.name for op in ops]
+        self.tick = 0
+        self._ops = ops
+        self._compiled = [op.as_tuple() for op in ops]
+        self._slot_of = slots
+        self._slots: list[Any] = [ABSENT] * (max(slots.values(), default=-1) + 1
+                                             + len(delay_lines))
+        self._lines = delay_lines
+        self._reads = [(line, dst) for line, _, dst in delay_lines]
+        self._writes = [(line, src) for line, src, _ in delay_lines]
+        self._counts = [0] * len(ops)
+
+    # ---- running -------------------------------------------------------------------
+    def run(self, ticks: int, callback: Callable[[Graph], Any] | None = None,
+            chunk: int = 1000) -> None:
+        """Run `ticks` ticks; `callback(graph)` is called between chunks of `chunk` ticks
+        (progress bars, checkpoints) so that it costs nothing per tick."""
+        end = self.tick + ticks
+        while self.tick < end:
+            self._run(min(chunk if callback else end - self.tick, end - self.tick))
+            if callback is not None:
+                callback(self)
+
+    def step(self) -> None:
+        """Run a single tick."""
+        self._run(1)
+
+    def _run(self, n: int) -> None:
+        slots, ops, counts = self._slots, self._compiled, self._counts
+        reads, writes, clock = self._reads, self._writes, self.clock
+        t = self.tick
+        end = t + n
+        step = None
+        try:
+            while t < end:
+                clock.tick = t
+                for line, dst in reads:
+                    slots[dst] = line[0]
+                for step, ins, outs, every, after, until, on_slot, i in ops:
+                    if on_slot < 0:
+                        count = t
+                    elif slots[on_slot] is ABSENT:
+                        for _, s in outs:
+                            slots[s] = ABSENT
+                        continue
+                    else:
+                        count = counts[i]
+                        counts[i] = count + 1
+                    if count < after or count >= until or count % every:
+                        for _, s in outs:
+                            slots[s] = ABSENT
+                        continue
+                    kwargs = {}
+                    for port, s, required in ins:
+                        value = slots[s]
+                        if value is ABSENT:
+                            if required:
+                                break
+                            value = None
+                        kwargs[port] = value
+                    else:
+                        result = step(**kwargs)
+                        if result:
+                            get = result.get
+                            for port, s in outs:
+                                slots[s] = get(port, ABSENT)
+                        else:
+                            for _, s in outs:
+                                slots[s] = ABSENT
+                        continue
+                    for _, s in outs:
+                        slots[s] = ABSENT
+                for line, src in writes:
+                    line.append(slots[src])
+                t += 1
+        except Exception as exc:
+            owner = getattr(step, "__self__", None)
+            if isinstance(owner, Node):
+                exc.add_note(f"rlgraph: raised by node '{owner.name}' "
+                             f"({type(owner).__name__}) at tick {t}")
+            raise
+        finally:
+            self.tick = t
+
+    # ---- inspection ----------------------------------------------------------------
+    def value(self, ref: str) -> Any:
+        """What output `node.port` emitted on the last tick (ABSENT if nothing); static
+        outputs give their build-time value."""
+        node, _, port = ref.rpartition(".")
+        if (node, port) in self._slot_of:
+            return self._slots[self._slot_of[(node, port)]]
+        if node in self.nodes and port in self.nodes[node].static_outputs:
+            return self.nodes[node].static_outputs[port]
+        raise KeyError(f"no output '{ref}' in graph '{self.spec.name}'")
+
+    # ---- state ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly: tick, trigger counters, values in flight
+        on delayed wires, and every node's own state."""
+        return {
+            "tick": self.tick,
+            "seeds": dict(self.seeds),
+            "trigger_counts": {op.name: c for op, c in zip(self._ops, self._counts)},
+            "delay_lines": [list(line) for line, _, _ in self._lines],
+            "nodes": {name: node.state_dict() for name, node in self.nodes.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tick = state["tick"]
+        self.clock.tick = self.tick
+        counts = state["trigger_counts"]
+        self._counts = [counts.get(op.name, 0) for op in self._ops]
+        for (line, _, _), saved in zip(self._lines, state["delay_lines"]):
+            line.clear()
+            line.extend(saved)
+        for name, node_state in state["nodes"].items():
+            self.nodes[name].load_state_dict(node_state)
+
+    def close(self) -> None:
+        for node in reversed([self.nodes[n] for n in self.build_order]):
+            node.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())

@@ -1,0 +1,177 @@
+"""The Node base class: an interface declared as data, a body written as plain code."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .errors import choices_hint
+from .ports import In, Out, Param
+
+
+class NodeDefinitionError(TypeError):
+    """A node class whose declarations are malformed (a bug in the node's code)."""
+
+
+class NodeConfigError(ValueError):
+    """A node constructed with bad parameters or static inputs."""
+
+    def __init__(self, message: str, *, port: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.port = port
+        self.hint = hint
+
+
+class Clock:
+    """The tick counter of a running graph, shared by all its nodes."""
+
+    __slots__ = ("tick",)
+
+    def __init__(self) -> None:
+        self.tick = 0
+
+
+#: Attribute names of Node that a parameter or port may not shadow.
+RESERVED = frozenset({"name", "seed", "clock", "setup", "step", "close", "static_outputs",
+                      "state_dict", "load_state_dict", "inputs", "outputs", "params", "fail",
+                      "report", "fires"})
+
+
+class Node:
+    """Base class of every rlgraph node.
+
+    Declare the interface on the class:
+
+    - ``inputs``: name -> In(kind, doc, optional=..., static=...)
+    - ``outputs``: name -> Out(kind, doc, static=...)
+    - ``params``: name -> Param(type, default, doc, ...)
+
+    Then write the body:
+
+    - ``setup(**static_inputs)`` runs once at build with the static inputs (specs,
+      modules, buffers) and returns the static outputs as a dict.
+    - ``step(**stream_inputs)`` runs on every tick where the node fires and returns a
+      dict of the stream outputs it emits; a missing key (or returning None) leaves
+      that output absent this tick. Absent optional inputs arrive as None.
+
+    Parameters become attributes (``self.gamma``). ``self.seed`` is the node's own seed,
+    derived from the graph seed; ``self.clock.tick`` is the current tick.
+    Nodes with state override ``state_dict`` / ``load_state_dict``.
+    """
+
+    inputs: ClassVar[Mapping[str, In]] = {}
+    outputs: ClassVar[Mapping[str, Out]] = {}
+    params: ClassVar[Mapping[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_declarations(cls)
+
+    def __init__(self, *, name: str | None = None, seed: int = 0,
+                 clock: Clock | None = None, **kwargs: Any) -> None:
+        self.name = name or type(self).__name__
+        self.seed = seed
+        self.clock = clock or Clock()
+        values, statics = bind_arguments(type(self), kwargs)
+        for key, value in values.items():
+            setattr(self, key, value)
+        produced = self.setup(**statics) or {}
+        declared = {k for k, p in self.outputs.items() if p.static}
+        if set(produced) != declared:
+            raise NodeDefinitionError(
+                f"{type(self).__name__}.setup returned static outputs {sorted(produced)}, "
+                f"but the class declares {sorted(declared)}")
+        self.static_outputs: dict[str, Any] = dict(produced)
+
+    def setup(self, **static_inputs: Any) -> Mapping[str, Any] | None:
+        """Build-time work: receives static inputs, returns static outputs."""
+        return None
+
+    def step(self, **inputs: Any) -> Mapping[str, Any] | None:
+        """One firing: receives stream inputs, returns stream outputs."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume this node exactly; empty for stateless nodes."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state:
+            raise NodeConfigError(f"{type(self).__name__} has no state to load, "
+                                  f"but was given keys {sorted(state)}")
+
+    def report(self) -> dict[str, float]:
+        """Numbers worth showing a person (progress bar, end-of-run summary); read
+        between chunks of ticks, never inside the tick loop."""
+        return {}
+
+    def close(self) -> None:
+        """Release resources (environments, files) at the end of a run."""
+
+    def fail(self, message: str, *, port: str | None = None, hint: str | None = None) -> None:
+        """Report a user mistake found at build time (e.g. a spec the node cannot use)."""
+        raise NodeConfigError(message, port=port, hint=hint)
+
+    @classmethod
+    def fires(cls) -> bool:
+        """Whether the node does per-tick work (overrides `step`)."""
+        return cls.step is not Node.step
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+def check_declarations(cls: type) -> None:
+    """Reject malformed interface declarations when the class is defined."""
+    for attr, decl_type in (("inputs", In), ("outputs", Out), ("params", Param)):
+        table = getattr(cls, attr)
+        if not isinstance(table, Mapping):
+            raise NodeDefinitionError(
+                f"{cls.__name__}.{attr} must be a dict of name -> {decl_type.__name__}(...), "
+                f"got {type(table).__name__}")
+        for key, decl in table.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise NodeDefinitionError(f"{cls.__name__}.{attr}: {key!r} is not a valid name")
+            if key in RESERVED:
+                raise NodeDefinitionError(
+                    f"{cls.__name__}.{attr}: {key!r} is reserved by Node; choose another name")
+            if not isinstance(decl, decl_type):
+                raise NodeDefinitionError(
+                    f"{cls.__name__}.{attr}[{key!r}] must be {decl_type.__name__}(...), "
+                    f"got {decl!r}")
+    clash = set(cls.params) & set(cls.inputs)
+    if clash:
+        raise NodeDefinitionError(
+            f"{cls.__name__}: {sorted(clash)} declared both as param and as input")
+
+
+def bind_arguments(cls: type[Node], kwargs: Mapping[str, Any]) -> tuple[dict, dict]:
+    """Split constructor keywords into checked params and static inputs."""
+    values: dict[str, Any] = {}
+    statics: dict[str, Any] = {}
+    static_ports = {k for k, p in cls.inputs.items() if p.static}
+    for key, value in kwargs.items():
+        if key in cls.params:
+            checked, problem = cls.params[key].check(value)
+            if problem:
+                raise NodeConfigError(f"param '{key}' {problem}")
+            values[key] = checked
+        elif key in static_ports:
+            statics[key] = value
+        else:
+            names = list(cls.params) + sorted(static_ports)
+            raise NodeConfigError(f"{cls.__name__} has no param or static input '{key}'",
+                                  hint=choices_hint(key, names, "params"))
+    for key, decl in cls.params.items():
+        if key not in values:
+            if decl.required:
+                raise NodeConfigError(f"param '{key}' is required ({decl.doc})")
+            values[key] = copy.deepcopy(decl.default)
+    for key in static_ports:
+        if key not in statics:
+            if not cls.inputs[key].optional:
+                raise NodeConfigError(f"static input '{key}' is required", port=key)
+            statics[key] = None
+    return values, statics

@@ -1,0 +1,281 @@
+"""Checks of a parsed graph against its node classes: everything before any build.
+
+Each check is a function over the spec and the resolved classes that appends located
+GraphErrors (or GraphWarnings); `check_graph` runs all of them so that a user sees
+every problem of a file at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from .errors import GraphError, GraphWarning, choices_hint
+from .node import Node
+from .ports import In, Out, kinds_compatible
+from .registry import REGISTRY, Registry, RegistryError
+from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef
+
+
+@dataclass
+class CheckedGraph:
+    """A spec with its node classes and everything found wrong with it."""
+
+    spec: GraphSpec
+    classes: dict[str, type[Node]] = field(default_factory=dict)
+    errors: list[GraphError] = field(default_factory=list)
+    warnings: list[GraphWarning] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
+    checked = CheckedGraph(spec)
+    checked.classes = resolve_types(spec, registry, checked.errors)
+    for node in spec.nodes.values():
+        cls = checked.classes.get(node.name)
+        if cls is not None:
+            check_params(node, cls, checked.errors)
+            check_required_inputs(spec, node, cls, checked.classes, checked.errors)
+        for edge in node.inputs.values():
+            check_edge(spec, edge, checked.classes, checked.errors)
+        if node.triggers.on is not None:
+            check_on_trigger(spec, node, checked.classes, checked.errors)
+    checked.errors.extend(find_stream_cycles(spec, checked.classes))
+    checked.errors.extend(find_build_cycles(spec, checked.classes))
+    checked.warnings.extend(find_suspicious_wiring(spec, checked.classes))
+    return checked
+
+
+def resolve_types(spec: GraphSpec, registry: Registry,
+                  errors: list[GraphError]) -> dict[str, type[Node]]:
+    classes: dict[str, type[Node]] = {}
+    for node in spec.nodes.values():
+        if not node.type:
+            continue  # reported by the parser
+        try:
+            classes[node.name] = registry.resolve(node.type, spec.base_dir)
+        except RegistryError as exc:
+            errors.append(GraphError(exc.message, node.type_loc, node=node.name, hint=exc.hint))
+    return classes
+
+
+def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> None:
+    for key, value in node.params.items():
+        decl = cls.params.get(key)
+        if decl is None:
+            errors.append(GraphError(
+                f"{cls.__name__} has no param '{key}'", node.params.key_loc(key),
+                node=node.name,
+                hint=choices_hint(key, cls.params, "params")
+                + (f" ('{key}' is an input: wire it under 'in:')" if key in cls.inputs else "")))
+            continue
+        checked, problem = decl.check(value)
+        if problem:
+            errors.append(GraphError(f"param '{key}' {problem}", node.param_loc(key),
+                                     node=node.name, hint=decl.doc or None))
+        else:
+            node.params[key] = checked
+    for key, decl in cls.params.items():
+        if decl.required and key not in node.params:
+            errors.append(GraphError(
+                f"missing required param '{key}' of {cls.__name__}", node.params_loc,
+                node=node.name, hint=f"add it under params: {key}: ...  ({decl.doc})"))
+
+
+def check_required_inputs(spec: GraphSpec, node: NodeSpec, cls: type[Node],
+                          classes: dict[str, type[Node]], errors: list[GraphError]) -> None:
+    for port, decl in cls.inputs.items():
+        if decl.optional or port in node.inputs:
+            continue
+        candidates = [f"{other}.{name}" for other, ocls in classes.items() if other != node.name
+                      for name, out in ocls.outputs.items() if _can_feed(out, decl)]
+        hint = f"connect it under 'in:', e.g.  {port}: {candidates[0]}" if candidates else \
+            f"add a node with a {decl.kind} output and wire it to '{port}'"
+        errors.append(GraphError(f"required input '{port}' ({decl.kind}) is not connected",
+                                 node.loc, node=node.name, port=port, hint=hint))
+
+
+def _can_feed(out: Out, inp: In) -> bool:
+    return out.static == inp.static and (out.kind == inp.kind)
+
+
+def _lookup_output(spec: GraphSpec, ref: PortRef, classes: dict[str, type[Node]],
+                   errors: list[GraphError], node: str, port: str) -> Out | None:
+    """The declaration of the output `ref` names, or an error saying why there is none."""
+    if ref.node not in spec.nodes:
+        errors.append(GraphError(f"'{ref}' refers to a node '{ref.node}' that does not exist",
+                                 ref.loc, node=node, port=port,
+                                 hint=choices_hint(ref.node, spec.nodes, "node names")))
+        return None
+    src_cls = classes.get(ref.node)
+    if src_cls is None:
+        return None  # its type failed to resolve; reported there
+    out = src_cls.outputs.get(ref.port)
+    if out is None:
+        errors.append(GraphError(
+            f"node '{ref.node}' ({src_cls.__name__}) has no output '{ref.port}'", ref.loc,
+            node=node, port=port, hint=choices_hint(ref.port, src_cls.outputs, "outputs")))
+    return out
+
+
+def check_edge(spec: GraphSpec, edge: EdgeSpec, classes: dict[str, type[Node]],
+               errors: list[GraphError]) -> None:
+    dst_cls = classes.get(edge.dst_node)
+    decl = None
+    if dst_cls is not None:
+        decl = dst_cls.inputs.get(edge.dst_port)
+        if decl is None:
+            errors.append(GraphError(
+                f"{dst_cls.__name__} has no input '{edge.dst_port}'", edge.loc,
+                node=edge.dst_node, port=edge.dst_port,
+                hint=choices_hint(edge.dst_port, dst_cls.inputs, "inputs")
+                + (" (it is a param: set it under 'params:')"
+                   if edge.dst_port in dst_cls.params else "")))
+    out = _lookup_output(spec, edge.src, classes, errors, edge.dst_node, edge.dst_port)
+    if out is None or decl is None:
+        return
+    dst = f"{edge.dst_node}.{edge.dst_port}"
+    if not kinds_compatible(out.kind, decl.kind):
+        errors.append(GraphError(
+            f"kind mismatch: output '{edge.src}' is {out.kind} but input '{dst}' expects "
+            f"{decl.kind}", edge.loc, node=edge.dst_node, port=edge.dst_port,
+            hint=_kind_hint(spec, classes, edge, decl)))
+    elif out.static != decl.static:
+        src_is = "static (fixed at build)" if out.static else "a per-tick stream"
+        dst_is = "a static value" if decl.static else "a per-tick stream"
+        errors.append(GraphError(
+            f"output '{edge.src}' is {src_is} but input '{dst}' expects {dst_is}", edge.loc,
+            node=edge.dst_node, port=edge.dst_port,
+            hint="connect a port of the same timing; static ports carry modules, specs, "
+                 "buffers"))
+    elif edge.delayed and decl.static:
+        errors.append(GraphError(
+            f"static input '{dst}' cannot be delayed: its value is fixed at build",
+            edge.loc, node=edge.dst_node, port=edge.dst_port, hint="remove 'delay'"))
+
+
+def _kind_hint(spec: GraphSpec, classes: dict[str, type[Node]], edge: EdgeSpec,
+               decl: In) -> str:
+    src_cls = classes[edge.src.node]
+    same_node = [name for name, out in src_cls.outputs.items() if _can_feed(out, decl)]
+    if same_node:
+        return f"node '{edge.src.node}' has a {decl.kind} output: {edge.src.node}.{same_node[0]}"
+    others = [f"{n}.{p}" for n, c in classes.items() if n != edge.dst_node
+              for p, out in c.outputs.items() if _can_feed(out, decl)]
+    if others:
+        return f"a {decl.kind} output in this graph: {others[0]}"
+    return f"wire an output of kind {decl.kind}"
+
+
+def check_on_trigger(spec: GraphSpec, node: NodeSpec, classes: dict[str, type[Node]],
+                     errors: list[GraphError]) -> None:
+    ref = node.triggers.on
+    assert ref is not None
+    out = _lookup_output(spec, ref, classes, errors, node.name, "on")
+    if out is not None and out.static:
+        errors.append(GraphError(f"'on: {ref}' names a static output, which never changes",
+                                 ref.loc, node=node.name, port="on",
+                                 hint="trigger on a stream output such as an event"))
+
+
+def dependency_graph(spec: GraphSpec, classes: dict[str, type[Node]],
+                  include_static: bool) -> nx.MultiDiGraph:
+    """Nodes and the non-delayed edges that order a tick (or, with statics, the build)."""
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(spec.nodes)
+    for edge in dependency_edges(spec, classes):
+        static = _is_static(edge, classes)
+        if edge.delayed or (static and not include_static):
+            continue
+        g.add_edge(edge.src.node, edge.dst_node, edge=edge, static=static)
+    return g
+
+
+def dependency_edges(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[EdgeSpec]:
+    """All wires plus `on:` triggers (which order the tick like a wire does)."""
+    edges = [e for e in spec.edges() if e.src.node in spec.nodes]
+    for node in spec.nodes.values():
+        on = node.triggers.on
+        if on is not None and on.node in spec.nodes:
+            edges.append(EdgeSpec(src=on, dst_node=node.name, dst_port="on", loc=on.loc))
+    return edges
+
+
+def _is_static(edge: EdgeSpec, classes: dict[str, type[Node]]) -> bool:
+    cls = classes.get(edge.src.node)
+    out = cls.outputs.get(edge.src.port) if cls else None
+    return bool(out and out.static)
+
+
+def find_stream_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphError]:
+    """A loop of non-delayed stream wires cannot be ordered within a tick."""
+    g = dependency_graph(spec, classes, include_static=False)
+    return [_cycle_error(spec, g, component, static=False)
+            for component in _cyclic_components(g)]
+
+
+def find_build_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphError]:
+    """A loop through static wires cannot be built: no node can be constructed first."""
+    g = dependency_graph(spec, classes, include_static=True)
+    stream_only = dependency_graph(spec, classes, include_static=False)
+    stream_cyclic = {n for c in _cyclic_components(stream_only) for n in c}
+    return [_cycle_error(spec, g, component, static=True)
+            for component in _cyclic_components(g) if not component <= stream_cyclic]
+
+
+def _cyclic_components(g: nx.MultiDiGraph) -> list[set[str]]:
+    return [c for c in nx.strongly_connected_components(g)
+            if len(c) > 1 or g.has_edge(next(iter(c)), next(iter(c)))]
+
+
+def _cycle_error(spec: GraphSpec, g: nx.MultiDiGraph, component: set[str],
+                 static: bool) -> GraphError:
+    sub = g.subgraph(component)
+    start = min(component, key=lambda n: spec.nodes[n].index)
+    hops: list[EdgeSpec] = [sub.edges[u, v, k]["edge"]
+                            for u, v, k in nx.find_cycle(sub, source=start)]
+    lines = "\n".join(f"      {h.describe()}   (line {h.loc.line})" for h in hops)
+    first = min(hops, key=lambda h: (h.loc.line, h.loc.col))
+    if static:
+        return GraphError(
+            f"build cycle through static wires; no node in it can be built first:\n{lines}",
+            first.loc, node=first.dst_node, port=first.dst_port,
+            hint="static values (modules, specs, buffers) cannot be delayed; remove one of "
+                 "these wires")
+    # The wire that runs against the file's order is the natural place for a delay
+    # (env reads policy.action: the policy is written after the env).
+    backward = [h for h in hops
+                if spec.nodes[h.src.node].index >= spec.nodes[h.dst_node].index]
+    suggest = backward[0] if backward else hops[-1]
+    return GraphError(
+        f"cycle of stream wires without a delay:\n{lines}", suggest.loc,
+        node=suggest.dst_node, port=suggest.dst_port,
+        hint=f"feedback needs a delayed wire; e.g. write  {suggest.dst_port}: "
+             f"{{from: {suggest.src}, delay: 1}}  (line {suggest.loc.line})")
+
+
+def find_suspicious_wiring(spec: GraphSpec,
+                           classes: dict[str, type[Node]]) -> list[GraphWarning]:
+    warnings: list[GraphWarning] = []
+    consumed = {(e.src.node, e.src.port) for e in dependency_edges(spec, classes)}
+    for node in spec.nodes.values():
+        cls = classes.get(node.name)
+        if cls is None:
+            continue
+        for port, decl in cls.inputs.items():
+            if decl.optional and decl.warn_unconnected and port not in node.inputs:
+                warnings.append(GraphWarning(
+                    f"optional input '{port}' is not connected: {decl.doc}", node.loc,
+                    node=node.name, port=port, hint=f"wire it under 'in:' unless this is on "
+                                                    f"purpose"))
+        for port, decl in cls.outputs.items():
+            if decl.warn_unconnected and (node.name, port) not in consumed:
+                warnings.append(GraphWarning(
+                    f"output '{port}' is not used by any node: {decl.doc}", node.loc,
+                    node=node.name, port=port))
+    return warnings
+
