@@ -11,7 +11,7 @@ from .errors import GraphError, GraphErrors
 from .executor import NEVER, Graph, Op
 from .node import Clock, Node, NodeConfigError
 from .registry import REGISTRY, Registry
-from .schedule import build_order, tick_order
+from .schedule import build_order, repeat_cones, tick_order
 from .spec import GraphSpec, read_graph
 from .validate import CheckedGraph, check_graph
 
@@ -102,4 +102,6 @@ def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, N
                       outputs=outputs, every=trig.every, after=trig.after,
                       until=NEVER if trig.until is None else trig.until,
                       on_slot=on_slot, index=index))
-    return Graph(spec, nodes, seeds, clock, ops, slots, delay_lines, order)
+    repeats = {root: (spec.nodes[root].triggers.repeat, cone)
+               for root, cone in repeat_cones(spec, classes).items()}
+    return Graph(spec, nodes, seeds, clock, ops, slots, delay_lines, order, repeats)

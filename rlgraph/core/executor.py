@@ -44,16 +44,15 @@ class Graph:
 
     def __init__(self, spec: GraphSpec, nodes: dict[str, Node], seeds: dict[str, int],
                  clock: Clock, ops: list[Op], slots: dict[tuple[str, str], int],
-                 delay_lines: list[tuple[deque, int, int]], build_order: list[str]) -> None:
+                 delay_lines: list[tuple[deque, int, int]], build_order: list[str],
+                 repeats: dict[str, tuple[int, list[str]]] | None = None) -> None:
         self.spec = spec
         self.nodes = nodes
         self.seeds = seeds
         self.clock = clock
         self.build_order = build_order
-        self.tick_order = [op.name for op in ops]
         self.tick = 0
         self._ops = ops
-        self._compiled = [op.as_tuple() for op in ops]
         self._slot_of = slots
         self._slots: list[Any] = [ABSENT] * (max(slots.values(), default=-1) + 1
                                              + len(delay_lines))
@@ -61,6 +60,45 @@ class Graph:
         self._reads = [(line, dst) for line, _, dst in delay_lines]
         self._writes = [(line, src) for line, src, _ in delay_lines]
         self._counts = [0] * len(ops)
+        repeats = repeats or {}
+        self._compiled = self._compile(repeats)
+        in_cone = {name for _, cone in repeats.values() for name in cone}
+        self.tick_order = [name for op in ops if op.name not in in_cone
+                           for name in [op.name, *repeats.get(op.name, (0, []))[1]]]
+
+    def _compile(self, repeats: dict[str, tuple[int, list[str]]]) -> list[tuple]:
+        """The flat list the tick walks; a node with `repeat` becomes one entry that
+        runs it and its cone n times."""
+        by_name = {op.name: op for op in self._ops}
+        in_cone = {name for _, cone in repeats.values() for name in cone}
+        compiled = []
+        for op in self._ops:
+            if op.name in in_cone:
+                continue
+            if op.name in repeats:
+                times, cone = repeats[op.name]
+                compiled.append(self._repeat_op(op, times, [by_name[n] for n in cone]))
+            else:
+                compiled.append(op.as_tuple())
+        return compiled
+
+    def _repeat_op(self, op: Op, times: int, cone: list[Op]) -> tuple:
+        slots, counts, clock = self._slots, self._counts, self.clock
+        node_step, node_outs = op.step, op.outputs
+        cone_ops = [c.as_tuple() for c in cone]
+        group_outs = tuple((f"{o.name}.{port}", s) for o in (op, *cone) for port, s in o.outputs)
+
+        def fire_repeated(**kwargs: Any) -> dict[str, Any]:
+            for _ in range(times):
+                result = node_step(**kwargs)
+                for port, s in node_outs:
+                    slots[s] = result.get(port, ABSENT) if result else ABSENT
+                _fire(cone_ops, slots, counts, clock.tick)
+            return {key: slots[s] for key, s in group_outs}
+
+        fire_repeated.node = self.nodes[op.name]  # type: ignore[attr-defined]
+        return (fire_repeated, op.inputs, group_outs, op.every, op.after, op.until,
+                op.on_slot, op.index)
 
     # ---- running -------------------------------------------------------------------
     def run(self, ticks: int, callback: Callable[[Graph], Any] | None = None,
@@ -82,55 +120,15 @@ class Graph:
         reads, writes, clock = self._reads, self._writes, self.clock
         t = self.tick
         end = t + n
-        step = None
         try:
             while t < end:
                 clock.tick = t
                 for line, dst in reads:
                     slots[dst] = line[0]
-                for step, ins, outs, every, after, until, on_slot, i in ops:
-                    if on_slot < 0:
-                        count = t
-                    elif slots[on_slot] is ABSENT:
-                        for _, s in outs:
-                            slots[s] = ABSENT
-                        continue
-                    else:
-                        count = counts[i]
-                        counts[i] = count + 1
-                    if count < after or count >= until or count % every:
-                        for _, s in outs:
-                            slots[s] = ABSENT
-                        continue
-                    kwargs = {}
-                    for port, s, required in ins:
-                        value = slots[s]
-                        if value is ABSENT:
-                            if required:
-                                break
-                            value = None
-                        kwargs[port] = value
-                    else:
-                        result = step(**kwargs)
-                        if result:
-                            get = result.get
-                            for port, s in outs:
-                                slots[s] = get(port, ABSENT)
-                        else:
-                            for _, s in outs:
-                                slots[s] = ABSENT
-                        continue
-                    for _, s in outs:
-                        slots[s] = ABSENT
+                _fire(ops, slots, counts, t)
                 for line, src in writes:
                     line.append(slots[src])
                 t += 1
-        except Exception as exc:
-            owner = getattr(step, "__self__", None)
-            if isinstance(owner, Node):
-                exc.add_note(f"rlgraph: raised by node '{owner.name}' "
-                             f"({type(owner).__name__}) at tick {t}")
-            raise
         finally:
             self.tick = t
 
@@ -180,3 +178,50 @@ class Graph:
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
+
+
+def _fire(ops: list[tuple], slots: list[Any], counts: list[int], t: int) -> None:
+    """One pass over compiled ops: check triggers, gather inputs, step, write outputs."""
+    step = None
+    try:
+        for step, ins, outs, every, after, until, on_slot, i in ops:
+            if on_slot < 0:
+                count = t
+            elif slots[on_slot] is ABSENT:
+                for _, s in outs:
+                    slots[s] = ABSENT
+                continue
+            else:
+                count = counts[i]
+                counts[i] = count + 1
+            if count < after or count >= until or count % every:
+                for _, s in outs:
+                    slots[s] = ABSENT
+                continue
+            kwargs = {}
+            for port, s, required in ins:
+                value = slots[s]
+                if value is ABSENT:
+                    if required:
+                        break
+                    value = None
+                kwargs[port] = value
+            else:
+                result = step(**kwargs)
+                if result:
+                    get = result.get
+                    for port, s in outs:
+                        slots[s] = get(port, ABSENT)
+                else:
+                    for _, s in outs:
+                        slots[s] = ABSENT
+                continue
+            for _, s in outs:
+                slots[s] = ABSENT
+    except Exception as exc:
+        owner = getattr(step, "__self__", None) or getattr(step, "node", None)
+        if isinstance(owner, Node) and not getattr(exc, "_rlgraph_noted", False):
+            exc._rlgraph_noted = True  # type: ignore[attr-defined]
+            exc.add_note(f"rlgraph: raised by node '{owner.name}' ({type(owner).__name__}) "
+                         f"at tick {t}")
+        raise

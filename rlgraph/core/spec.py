@@ -11,6 +11,7 @@
         every: N / after: N / until: N    # triggers, counted in ticks
         on: <node>.<port>                 # fire only on ticks where that output is present;
                                           # every/after/until then count those ticks
+        repeat: N                         # when it fires, run it and its cone N times
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .ports import ABSENT
 from .yamlsrc import YList, YMap, load_yaml, loc_of
 
 TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "nodes")
-NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on")
+NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on", "repeat")
 EDGE_KEYS = ("from", "delay", "init")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EXAMPLE = "see graphs/dqn_target.yaml for a complete example"
@@ -68,12 +69,15 @@ class Triggers:
     """When a node fires: counter >= after, counter < until, counter % every == 0.
 
     The counter is the tick number, or with `on` the number of earlier ticks on which
-    the `on` output was present."""
+    the `on` output was present. With `repeat: n` the node and the nodes fed only by it
+    (its cone: e.g. sampler -> loss -> optimizer) run n times whenever it fires."""
 
     every: int = 1
     after: int = 0
     until: int | None = None
     on: PortRef | None = None
+    repeat: int = 1
+    repeat_loc: Loc | None = None
 
     def describe(self) -> str:
         unit = "" if self.on is None else " events"
@@ -86,6 +90,8 @@ class Triggers:
             parts.append(f"after {self.after}{unit}")
         if self.until is not None:
             parts.append(f"until {self.until}{unit}")
+        if self.repeat != 1:
+            parts.append(f"× {self.repeat}")
         return " · ".join(parts)
 
 
@@ -305,6 +311,9 @@ class _Parser:
             self.error(f"'until' ({trig.until}) must be greater than 'after' ({trig.after})",
                        body.value_loc("until"), node=node,
                        hint="the node would never fire")
+        trig.repeat = self.integer(body, "repeat", 1, low=1, node=node)
+        if "repeat" in body:
+            trig.repeat_loc = body.value_loc("repeat")
         if "on" in body:
             trig.on = self.port_ref(node, "on", body["on"], body.value_loc("on"))
         return trig

@@ -15,6 +15,7 @@ from .errors import GraphError, GraphWarning, choices_hint
 from .node import Node
 from .ports import In, Out, kinds_compatible
 from .registry import REGISTRY, Registry, RegistryError
+from .schedule import dependency_edges, dependency_graph, mixed_consumers, repeat_cones
 from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef
 
 
@@ -47,6 +48,8 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
     checked.errors.extend(find_stream_cycles(spec, checked.classes))
     checked.errors.extend(find_build_cycles(spec, checked.classes))
     checked.warnings.extend(find_suspicious_wiring(spec, checked.classes))
+    if not checked.errors and any(n.triggers.repeat > 1 for n in spec.nodes.values()):
+        check_repeats(spec, checked.classes, checked.errors, checked.warnings)
     return checked
 
 
@@ -182,33 +185,27 @@ def check_on_trigger(spec: GraphSpec, node: NodeSpec, classes: dict[str, type[No
                                  hint="trigger on a stream output such as an event"))
 
 
-def dependency_graph(spec: GraphSpec, classes: dict[str, type[Node]],
-                  include_static: bool) -> nx.MultiDiGraph:
-    """Nodes and the non-delayed edges that order a tick (or, with statics, the build)."""
-    g = nx.MultiDiGraph()
-    g.add_nodes_from(spec.nodes)
-    for edge in dependency_edges(spec, classes):
-        static = _is_static(edge, classes)
-        if edge.delayed or (static and not include_static):
-            continue
-        g.add_edge(edge.src.node, edge.dst_node, edge=edge, static=static)
-    return g
-
-
-def dependency_edges(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[EdgeSpec]:
-    """All wires plus `on:` triggers (which order the tick like a wire does)."""
-    edges = [e for e in spec.edges() if e.src.node in spec.nodes]
-    for node in spec.nodes.values():
-        on = node.triggers.on
-        if on is not None and on.node in spec.nodes:
-            edges.append(EdgeSpec(src=on, dst_node=node.name, dst_port="on", loc=on.loc))
-    return edges
-
-
-def _is_static(edge: EdgeSpec, classes: dict[str, type[Node]]) -> bool:
-    cls = classes.get(edge.src.node)
-    out = cls.outputs.get(edge.src.port) if cls else None
-    return bool(out and out.static)
+def check_repeats(spec: GraphSpec, classes: dict[str, type[Node]],
+                  errors: list[GraphError], warnings: list[GraphWarning]) -> None:
+    """`repeat` runs a node and its cone again; cones may not nest, and nodes that read
+    from a cone and from elsewhere are worth a word (they run once, after)."""
+    cones = repeat_cones(spec, classes)
+    for root, cone in cones.items():
+        for name in cone:
+            trig = spec.nodes[name].triggers
+            if trig.repeat > 1:
+                errors.append(GraphError(
+                    f"'repeat' inside the part of the graph that '{root}' already repeats "
+                    f"({spec.nodes[root].triggers.repeat} times)", trig.repeat_loc,
+                    node=name, hint=f"set the total on '{root}' and remove this one"))
+    for root, readers in mixed_consumers(spec, classes, cones).items():
+        n = spec.nodes[root].triggers.repeat
+        for name in readers:
+            warnings.append(GraphWarning(
+                f"reads from the part of the graph that '{root}' repeats {n} times and from "
+                f"outside it, so it runs once per tick after the repetitions and sees only "
+                f"the last values", spec.nodes[name].loc, node=name,
+                hint="wire it only from the repeated part to run it every repetition"))
 
 
 def find_stream_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphError]:

@@ -1,5 +1,8 @@
 """Safe YAML loading that remembers where every key and value came from.
 
+Mapping keys are always kept as the strings written (`on:` stays "on", not YAML 1.1's
+True): in a graph file every key is a name.
+
 PyYAML's safe loader forgets positions and silently keeps the last of two equal keys.
 Here the document is composed into PyYAML nodes (which carry marks) and turned into
 plain dicts and lists that also hold the position of each key and value; a duplicate
@@ -106,11 +109,12 @@ class _Builder:
             if key_node.tag == MERGE_TAG:
                 merged.extend(self._merge_sources(value_node))
                 continue
-            key = self.build(key_node)
-            if isinstance(key, (dict, list)):
+            if not isinstance(key_node, ScalarNode):
                 self.errors.append(GraphError("a mapping key must be a plain name",
                                               self.loc(key_node)))
                 continue
+            # Keys in a graph file are names: YAML 1.1 would read `on:` as True.
+            key = key_node.value
             if key in out:
                 first = out.key_locs[key]
                 self.errors.append(GraphError(
