@@ -33,8 +33,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             n = len(errors)
             print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         else:
+            n = len(warnings)
             print(f"{path}: ok ({len(spec.nodes)} nodes"
-                  + (f", {len(warnings)} warnings" if warnings else "") + ")")
+                  + (f", {n} warning{'s' if n != 1 else ''}" if n else "") + ")")
     return EXIT_INVALID if failed else EXIT_OK
 
 

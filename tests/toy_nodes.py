@@ -125,3 +125,17 @@ class Ticker(Node):
 
 
 TOY_NODES = [Counter, Adder, Accumulator, DelayLine, Recorder, Blob, UsesBlob, Ticker]
+
+
+class Gain(Node):
+    """Multiplies its input by a required factor."""
+
+    inputs = {"x": In(Kind.SCALAR, "a number")}
+    outputs = {"y": Out(Kind.SCALAR, "factor * x")}
+    params = {"factor": Param(float, doc="the multiplier")}
+
+    def step(self, x: float) -> dict[str, float]:
+        return {"y": self.factor * x}
+
+
+TOY_NODES.append(Gain)

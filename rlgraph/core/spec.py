@@ -104,6 +104,7 @@ class NodeSpec:
     index: int  # position in the file; breaks scheduling ties
     params: YMap = field(default_factory=YMap)
     inputs: dict[str, EdgeSpec] = field(default_factory=dict)
+    written_inputs: set[str] = field(default_factory=set)  # incl. wires that failed to parse
     triggers: Triggers = field(default_factory=Triggers)
 
     def param_loc(self, key: str) -> Loc:
@@ -253,6 +254,7 @@ class _Parser:
             self.error(f"'in' must be a mapping of input: node.port, got {_what(wires)}",
                        body.value_loc("in"), node=name)
         elif wires:
+            spec.written_inputs = set(wires)
             for port, ref in wires.items():
                 edge = self.edge(name, str(port), ref, wires.value_loc(port))
                 if edge is not None:
@@ -282,8 +284,8 @@ class _Parser:
                                ref.value_loc("delay"), node=node, port=port,
                                hint="delay: 1 delivers what the source emitted on the "
                                     "previous tick")
-                else:
-                    edge.delay = delay
+                    delay = 1  # the wire was meant to be delayed: check the rest as such
+                edge.delay = delay
             if "init" in ref:
                 if "delay" not in ref:
                     self.error("'init' only applies to a delayed wire", ref.key_loc("init"),

@@ -7,6 +7,7 @@ every problem of a file at once.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -79,7 +80,9 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
         checked, problem = decl.check(value)
         if problem:
             errors.append(GraphError(f"param '{key}' {problem}", node.param_loc(key),
-                                     node=node.name, hint=decl.doc or None))
+                                     node=node.name,
+                                     hint=f"{key}: {decl.describe()}"
+                                     + (f" — {decl.doc}" if decl.doc else "")))
         else:
             node.params[key] = checked
     for key, decl in cls.params.items():
@@ -91,9 +94,11 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
 
 def check_required_inputs(spec: GraphSpec, node: NodeSpec, cls: type[Node],
                           classes: dict[str, type[Node]], errors: list[GraphError]) -> None:
+    misspelled = {close for written in node.written_inputs - set(cls.inputs)
+                  for close in difflib.get_close_matches(written, cls.inputs, n=1)}
     for port, decl in cls.inputs.items():
-        if decl.optional or port in node.inputs:
-            continue
+        if decl.optional or port in node.written_inputs or port in misspelled:
+            continue  # a misspelled or malformed wire is reported where it is written
         candidates = [f"{other}.{name}" for other, ocls in classes.items() if other != node.name
                       for name, out in ocls.outputs.items() if _can_feed(out, decl)]
         hint = f"connect it under 'in:', e.g.  {port}: {candidates[0]}" if candidates else \

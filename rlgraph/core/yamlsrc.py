@@ -63,7 +63,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, list[GraphError]]:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "malformed YAML"
         if exc.context:
-            problem = f"{exc.context}, {problem}"
+            opened = exc.context_mark
+            where = f" (line {opened.line + 1})" if opened and opened is not mark else ""
+            problem = f"{exc.context}{where}, {problem}"
         return None, [GraphError(f"malformed YAML: {problem}", mark_loc(file, mark),
                                  hint="check indentation, colons and quotes around this place")]
     except yaml.YAMLError as exc:

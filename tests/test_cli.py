@@ -1,0 +1,97 @@
+"""The `rlgraph` command: exit codes, messages, no tracebacks for user mistakes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from rlgraph.cli import main
+
+CLI = FIXTURES / "cli"
+TESTS = Path(__file__).parent
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), env_path()]))
+    return subprocess.run([sys.executable, "-m", "rlgraph", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def env_path() -> str:
+    return os.environ.get("PYTHONPATH", "")
+
+
+def test_validate_ok_exits_zero(capsys):
+    assert main(["validate", str(CLI / "ok.yaml")]) == 0
+    assert "ok.yaml: ok (3 nodes)" in capsys.readouterr().out
+
+
+def test_validate_reports_all_errors_and_exits_one(capsys):
+    code = main(["validate", str(CLI / "broken.yaml"), str(CLI / "ok.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "broken.yaml:3:" in err and "no param 'strat'" in err and "did you mean 'start'" in err
+    assert "broken.yaml:6:" in err and "no output 'cont'" in err
+    assert "broken.yaml: 2 errors" in err
+
+
+def test_validate_in_a_real_process_prints_no_traceback():
+    result = run_cli("validate", str(FIXTURES / "invalid" / "malformed_yaml.yaml"),
+                     str(FIXTURES / "invalid" / "empty.yaml"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "malformed_yaml.yaml:4:6: error: malformed YAML" in result.stderr
+    assert "empty.yaml:1:1: error: the file is empty" in result.stderr
+
+
+def test_usage_errors_exit_two():
+    result = run_cli("frobnicate")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+    assert run_cli("run").returncode == 2
+
+
+def test_run_runs_the_graph_and_prints_a_summary(capsys):
+    assert main(["run", str(CLI / "ok.yaml"), "--steps", "250", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "cli_ok: 250 ticks" in out and "seed 5" in out
+
+
+def test_run_of_an_invalid_graph_exits_one(capsys):
+    assert main(["run", str(CLI / "broken.yaml")]) == 1
+    assert "no param 'strat'" in capsys.readouterr().err
+
+
+def test_run_without_steps_is_a_user_error(tmp_path, capsys):
+    path = tmp_path / "nosteps.yaml"
+    path.write_text("nodes:\n  c: {type: 'toy_nodes:Counter'}\n")
+    assert main(["run", str(path)]) == 1
+    assert "no 'steps'" in capsys.readouterr().err
+
+
+def test_nodes_lists_and_describes_types(capsys):
+    assert main(["nodes"]) == 0
+    listing = capsys.readouterr().out
+    assert main(["nodes", "toy_nodes:Adder"]) == 0
+    text = capsys.readouterr().out
+    assert "Emits a + b" in text
+    assert "inputs:" in text and "b" in text and "scalar (optional)" in text
+    assert "offset" in text and "number, default 0.0" in text
+    from rlgraph.core import REGISTRY
+    assert all(name in listing for name in REGISTRY.names())
+
+
+def test_nodes_unknown_type_exits_one(capsys):
+    assert main(["nodes", "NoSuchNodeType"]) == 1
+    assert "unknown node type 'NoSuchNodeType'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["validate", "missing.yaml"], ["run", "missing.yaml"]])
+def test_missing_file_exits_one(args, capsys):
+    assert main(args) == 1
+    assert "no such file: missing.yaml" in capsys.readouterr().err
