@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .core import REGISTRY, GraphErrors, RegistryError, check_graph, read_graph
+from .core import REGISTRY, GraphErrors, RegistryError, check_file
 from .core.errors import GraphError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -21,12 +21,9 @@ def _print_problems(problems: Sequence[GraphError]) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
-        spec, errors = read_graph(path)
-        warnings: list[GraphError] = []
-        if spec is not None:
-            checked = check_graph(spec, REGISTRY)
-            errors += checked.errors
-            warnings = list(checked.warnings)
+        checked, errors = check_file(path, REGISTRY, args.set)
+        warnings = list(checked.warnings) if checked is not None else []
+        errors = sorted(errors, key=_position)
         _print_problems(errors + warnings)
         if errors:
             failed += 1
@@ -34,14 +31,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         else:
             n = len(warnings)
-            print(f"{path}: ok ({len(spec.nodes)} nodes"
+            print(f"{path}: ok ({len(checked.spec.nodes)} nodes"
                   + (f", {n} warning{'s' if n != 1 else ''}" if n else "") + ")")
     return EXIT_INVALID if failed else EXIT_OK
 
 
+def _position(error: GraphError) -> tuple:
+    """File order: errors of the file by line, command-line overrides last."""
+    loc = error.loc
+    return (loc is None or loc.line == 0, loc.line if loc else 0, loc.col if loc else 0)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_graph
-    return run_graph(args.file, steps=args.steps, seed=args.seed, quiet=args.quiet)
+    return run_graph(args.file, steps=args.steps, seed=args.seed, quiet=args.quiet,
+                     overrides=args.set)
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -64,6 +68,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return render_file(args.file, args.output)
 
 
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a param or trigger, e.g. loss.gamma=0.98 "
+                             "(repeatable; nested names like agent_a.loss.gamma work)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlgraph", description="Deep-RL agents as typed dataflow graphs.")
@@ -71,6 +81,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check graph files; report every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
+    add_set_option(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("run", help="build a graph and run it")
@@ -78,6 +89,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="ticks to run (default: the file's 'steps')")
     p.add_argument("--seed", type=int, help="graph seed (default: the file's 'seed')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_set_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("nodes", help="list node types, or describe one")

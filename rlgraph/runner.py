@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .core import REGISTRY, Graph, GraphError, GraphErrors, Loc, build, load
@@ -55,8 +56,8 @@ class Progress:
 
 
 def run_graph(path: str | Path, steps: int | None = None, seed: int | None = None,
-              quiet: bool = False) -> int:
-    checked = load(path, REGISTRY)
+              quiet: bool = False, overrides: Sequence[str] = ()) -> int:
+    checked = load(path, REGISTRY, overrides)
     for warning in checked.warnings:
         print(warning.format(), file=sys.stderr)
     ticks = steps if steps is not None else checked.spec.steps

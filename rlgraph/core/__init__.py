@@ -3,7 +3,7 @@
 Nothing here imports torch or gymnasium.
 """
 
-from .build import build, derive_seed, load
+from .build import build, check_file, derive_seed, load
 from .errors import GraphError, GraphErrors, GraphWarning, Loc
 from .executor import Graph
 from .node import Clock, Node, NodeConfigError, NodeDefinitionError
@@ -16,5 +16,5 @@ __all__ = [
     "ABSENT", "REGISTRY", "REQUIRED", "CheckedGraph", "Clock", "Graph", "GraphError",
     "GraphErrors", "GraphSpec", "GraphWarning", "In", "Kind", "Loc", "Node",
     "NodeConfigError", "NodeDefinitionError", "Out", "Param", "Registry", "RegistryError",
-    "build", "check_graph", "derive_seed", "load", "parse_graph", "read_graph", "register",
+    "build", "check_file", "check_graph", "derive_seed", "load", "parse_graph", "read_graph", "register",
 ]

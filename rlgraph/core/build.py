@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import GraphError, GraphErrors
 from .executor import NEVER, Graph, Op
 from .node import Clock, Node, NodeConfigError
+from .overrides import apply_overrides
 from .registry import REGISTRY, Registry
 from .schedule import build_order, repeat_cones, tick_order
 from .spec import GraphSpec, read_graph
@@ -22,14 +24,26 @@ def derive_seed(seed: int, node: str) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
-def load(path: str | Path, registry: Registry = REGISTRY) -> CheckedGraph:
-    """Read and check a graph file; raise GraphErrors listing every problem found."""
+def check_file(path: str | Path, registry: Registry = REGISTRY,
+               overrides: Sequence[str] = ()) -> tuple[CheckedGraph | None, list[GraphError]]:
+    """Read a graph file, apply `--set` overrides and check it; return the checked graph
+    (None if the file could not be parsed) and every error found."""
     spec, errors = read_graph(path)
     if spec is None:
-        raise GraphErrors(errors)
+        return None, errors
+    errors += apply_overrides(spec, overrides)
     checked = check_graph(spec, registry)
-    if errors or checked.errors:
-        raise GraphErrors(errors + checked.errors)
+    errors += checked.errors
+    checked.errors = errors
+    return checked, errors
+
+
+def load(path: str | Path, registry: Registry = REGISTRY,
+         overrides: Sequence[str] = ()) -> CheckedGraph:
+    """Read, override and check a graph file; raise GraphErrors listing every problem."""
+    checked, errors = check_file(path, registry, overrides)
+    if checked is None or errors:
+        raise GraphErrors(errors)
     return checked
 
 

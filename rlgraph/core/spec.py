@@ -25,7 +25,9 @@ from .errors import GraphError, Loc, choices_hint
 from .ports import ABSENT
 from .yamlsrc import YList, YMap, load_yaml, loc_of
 
-TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "nodes")
+TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "nodes", "inputs", "outputs",
+                  "params")
+INTERFACE_KEYS = ("inputs", "outputs", "params")
 NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on", "repeat")
 EDGE_KEYS = ("from", "delay", "init")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -116,6 +118,24 @@ class NodeSpec:
 
 
 @dataclass
+class Interface:
+    """What a graph file offers when it is used as a node type (a subgraph):
+
+        inputs:  {outer_input: inner_node.input or a list of them}
+        outputs: {outer_output: inner_node.output}
+        params:  {outer_param: inner_node.param or a list of them}
+    """
+
+    inputs: dict[str, list[PortRef]] = field(default_factory=dict)
+    outputs: dict[str, PortRef] = field(default_factory=dict)
+    params: dict[str, list[PortRef]] = field(default_factory=dict)
+
+    def targets(self) -> set[tuple[str, str]]:
+        """Inner (node, input) pairs fed from outside."""
+        return {(r.node, r.port) for refs in self.inputs.values() for r in refs}
+
+
+@dataclass
 class GraphSpec:
     name: str
     file: str
@@ -125,13 +145,18 @@ class GraphSpec:
     nodes: dict[str, NodeSpec] = field(default_factory=dict)
     base_dir: Path | None = None
     loc: Loc = field(default_factory=lambda: Loc("<graph>"))
+    interface: Interface = field(default_factory=Interface)
+    # After subgraph expansion: `agent.gamma` -> the inner params it sets (for --set).
+    param_aliases: dict[str, list[PortRef]] = field(default_factory=dict)
 
     def edges(self) -> list[EdgeSpec]:
         return [e for n in self.nodes.values() for e in n.inputs.values()]
 
 
-def read_graph(path: str | Path) -> tuple[GraphSpec | None, list[GraphError]]:
-    """Read and parse a graph file; errors instead of exceptions for everything a user can cause."""
+def read_graph(path: str | Path, _including: tuple[Path, ...] = ()
+               ) -> tuple[GraphSpec | None, list[GraphError]]:
+    """Read and parse a graph file, expanding the subgraphs it uses; errors instead of
+    exceptions for everything a user can cause."""
     path = Path(path)
     file = str(path)
     try:
@@ -140,11 +165,12 @@ def read_graph(path: str | Path) -> tuple[GraphSpec | None, list[GraphError]]:
         return None, [GraphError(f"no such file: {file}", Loc(file))]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [GraphError(f"cannot read {file}: {exc}", Loc(file))]
-    return parse_graph(text, file, base_dir=path.resolve().parent)
+    return parse_graph(text, file, base_dir=path.resolve().parent,
+                       _including=(*_including, path.resolve()))
 
 
-def parse_graph(text: str, file: str = "<graph>",
-                base_dir: Path | None = None) -> tuple[GraphSpec | None, list[GraphError]]:
+def parse_graph(text: str, file: str = "<graph>", base_dir: Path | None = None,
+                _including: tuple[Path, ...] = ()) -> tuple[GraphSpec | None, list[GraphError]]:
     data, errors = load_yaml(text, file)
     if data is None:
         return None, errors
@@ -152,6 +178,8 @@ def parse_graph(text: str, file: str = "<graph>",
     spec = parser.graph(data)
     if spec is not None:
         spec.base_dir = base_dir
+        from .subgraph import expand_subgraphs
+        expand_subgraphs(spec, errors, _including)
     return spec, errors
 
 
@@ -192,7 +220,36 @@ class _Parser:
                                  index)
                 if node is not None:
                     spec.nodes[node.name] = node
+        spec.interface = self.interface(data)
         return spec
+
+    def interface(self, data: YMap) -> Interface:
+        iface = Interface()
+        for section in INTERFACE_KEYS:
+            if section not in data:
+                continue
+            table = data[section]
+            if not isinstance(table, YMap):
+                self.error(f"'{section}' must be a mapping of name: node.{section[:-1]}, got "
+                           f"{_what(table)}", data.value_loc(section),
+                           hint=f"e.g.  {section}: {{gamma: loss.gamma}}")
+                continue
+            for key, value in table.items():
+                loc = table.value_loc(key)
+                many = value if isinstance(value, YList) else [value]
+                if section == "outputs" and isinstance(value, YList):
+                    self.error(f"exported output '{key}' must name one inner output",
+                               loc, hint="an output has one source: write node.port")
+                    continue
+                refs = [self.port_ref(None, key, v, loc_of(v, loc), what=section[:-1])
+                        for v in many]
+                if any(r is None for r in refs) or not refs:
+                    continue
+                if section == "outputs":
+                    iface.outputs[key] = refs[0]
+                else:
+                    getattr(iface, section)[key] = refs  # type: ignore[arg-type]
+        return iface
 
     def scalar(self, data: YMap, key: str, typ: type, default: Any) -> Any:
         if key not in data:
@@ -295,14 +352,21 @@ class _Parser:
         src = self.port_ref(node, port, ref, loc)
         return None if src is None else EdgeSpec(src=src, dst_node=node, dst_port=port, loc=loc)
 
-    def port_ref(self, node: str, port: str, ref: Any, loc: Loc) -> PortRef | None:
-        if not isinstance(ref, str) or "." not in ref or ref.startswith(".") or ref.endswith("."):
-            self.error(f"input '{port}' must name an output as 'node.port', got {_what(ref)}",
-                       loc_of(ref, loc), node=node, port=port,
-                       hint="e.g.  obs: env.obs   or   {from: policy.action, delay: 1}")
-            return None
-        src_node, _, src_port = ref.rpartition(".")
-        return PortRef(src_node, src_port, loc)
+    def port_ref(self, node: str | None, port: str, ref: Any, loc: Loc,
+                 what: str = "input") -> PortRef | None:
+        """`node.port` as a PortRef; `what` says which section the reference is in."""
+        if isinstance(ref, str) and "." in ref.strip(".") and not ref.startswith("."):
+            node_name, _, port_name = ref.rpartition(".")
+            return PortRef(node_name, port_name, loc)
+        if what == "input" and node is not None:
+            target, hint = "an output as 'node.port'", ("e.g.  obs: env.obs   or   "
+                                                        "{from: policy.action, delay: 1}")
+        else:
+            inner = "node.param" if what == "param" else "node.port"
+            target, hint = f"an inner {what} as '{inner}'", f"e.g.  {port}: loss.{port}"
+        self.error(f"{what} '{port}' must name {target}, got {_what(ref)}", loc_of(ref, loc),
+                   node=node, port=port if node is not None else None, hint=hint)
+        return None
 
     def triggers(self, node: str, body: YMap) -> Triggers:
         trig = Triggers()

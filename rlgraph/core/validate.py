@@ -46,6 +46,7 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
             check_edge(spec, edge, checked.classes, checked.errors)
         if node.triggers.on is not None:
             check_on_trigger(spec, node, checked.classes, checked.errors)
+    check_interface(spec, checked.classes, checked.errors)
     checked.errors.extend(find_stream_cycles(spec, checked.classes))
     checked.errors.extend(find_build_cycles(spec, checked.classes))
     checked.warnings.extend(find_suspicious_wiring(spec, checked.classes))
@@ -92,12 +93,35 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
                 node=node.name, hint=f"add it under params: {key}: ...  ({decl.doc})"))
 
 
+def check_interface(spec: GraphSpec, classes: dict[str, type[Node]],
+                    errors: list[GraphError]) -> None:
+    """A subgraph file's exported inputs, outputs and params name real inner ports."""
+    iface = spec.interface
+    sections = [("inputs", r, "inputs") for rs in iface.inputs.values() for r in rs]
+    sections += [("params", r, "params") for rs in iface.params.values() for r in rs]
+    sections += [("outputs", r, "outputs") for r in iface.outputs.values()]
+    for section, ref, table in sections:
+        if ref.node not in spec.nodes:
+            errors.append(GraphError(
+                f"'{section}' names a node '{ref.node}' that does not exist", ref.loc,
+                hint=choices_hint(ref.node, spec.nodes, "node names")))
+            continue
+        cls = classes.get(ref.node)
+        if cls is not None and ref.port not in getattr(cls, table):
+            errors.append(GraphError(
+                f"'{section}' names '{ref}', but {cls.__name__} has no {table[:-1]} "
+                f"'{ref.port}'", ref.loc, node=ref.node,
+                hint=choices_hint(ref.port, getattr(cls, table), table)))
+
+
 def check_required_inputs(spec: GraphSpec, node: NodeSpec, cls: type[Node],
                           classes: dict[str, type[Node]], errors: list[GraphError]) -> None:
     misspelled = {close for written in node.written_inputs - set(cls.inputs)
                   for close in difflib.get_close_matches(written, cls.inputs, n=1)}
+    from_outside = spec.interface.targets()  # a subgraph file's exported inputs
     for port, decl in cls.inputs.items():
-        if decl.optional or port in node.written_inputs or port in misspelled:
+        if (decl.optional or port in node.written_inputs or port in misspelled
+                or (node.name, port) in from_outside):
             continue  # a misspelled or malformed wire is reported where it is written
         candidates = [f"{other}.{name}" for other, ocls in classes.items() if other != node.name
                       for name, out in ocls.outputs.items() if _can_feed(out, decl)]
