@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_nodes(args: argparse.Namespace) -> int:
     from .describe import describe_type, list_types
+    if args.json:
+        from .schema import nodes_json
+        print(json.dumps(nodes_json(REGISTRY), indent=2, default=str))
+        return EXIT_OK
     if not args.type:
         print(list_types(REGISTRY))
         return EXIT_OK
@@ -60,6 +65,17 @@ def cmd_nodes(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INVALID
     print(describe_type(args.type, cls))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import graph_schema
+    text = json.dumps(graph_schema(REGISTRY), indent=2, default=str) + "\n"
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
     return EXIT_OK
 
 
@@ -94,7 +110,12 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("nodes", help="list node types, or describe one")
     p.add_argument("type", nargs="?", metavar="TYPE")
+    p.add_argument("--json", action="store_true", help="all types as JSON, for tools")
     p.set_defaults(func=cmd_nodes)
+
+    p = sub.add_parser("schema", help="write the JSON Schema of graph files")
+    p.add_argument("-o", "--output", help="output file (default: standard output)")
+    p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("render", help="draw a graph to PNG, SVG or DOT")
     p.add_argument("file", metavar="FILE")
