@@ -58,21 +58,11 @@ def as_kind(kind: Kind | str) -> Kind:
 
 
 @dataclass(frozen=True)
-class In:
-    """An input port declaration.
-
-    optional: the node also fires when nothing is connected or the value is absent
-        (it then receives None).
-    static: the value is fixed at build time and passed to `setup`, not to `step`;
-        by default modules, specs and buffers are static.
-    warn_unconnected: for optional inputs that usually matter, warn when unconnected.
-    """
-
+class _Port:
     kind: Kind | str
     doc: str = ""
-    optional: bool = False
-    static: bool | None = None
-    warn_unconnected: bool = False
+    static: bool | None = field(default=None, kw_only=True)
+    warn_unconnected: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         kind = as_kind(self.kind)
@@ -82,19 +72,24 @@ class In:
 
 
 @dataclass(frozen=True)
-class Out:
-    """An output port declaration; static outputs are returned by `setup`."""
+class In(_Port):
+    """An input port declaration.
 
-    kind: Kind | str
-    doc: str = ""
-    static: bool | None = None
-    warn_unconnected: bool = False
+    optional: the node also fires when nothing is connected or the value is absent
+        (it then receives None).
+    static: the value is fixed at build time and passed to `setup`, not to `step`;
+        by default modules, specs and buffers are static.
+    warn_unconnected: for optional inputs that usually matter, warn when unconnected.
+    """
 
-    def __post_init__(self) -> None:
-        kind = as_kind(self.kind)
-        object.__setattr__(self, "kind", kind)
-        if self.static is None:
-            object.__setattr__(self, "static", kind in STATIC_KINDS)
+    optional: bool = field(default=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Out(_Port):
+    """An output port declaration; static outputs are returned by `setup`.
+
+    warn_unconnected: warn when no node reads this output (it usually matters)."""
 
 
 class _Required:
