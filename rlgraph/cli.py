@@ -46,7 +46,7 @@ def _position(error: GraphError) -> tuple:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_graph
     return run_graph(args.file, steps=args.steps, seed=args.seed, quiet=args.quiet,
-                     overrides=args.set)
+                     overrides=args.set, out=args.out)
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -105,6 +105,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="ticks to run (default: the file's 'steps')")
     p.add_argument("--seed", type=int, help="graph seed (default: the file's 'seed')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--out", metavar="DIR",
+                   help="run folder (default: runs/<graph>-<timestamp>; never overwritten)")
     add_set_option(p)
     p.set_defaults(func=cmd_run)
 

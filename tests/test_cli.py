@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -56,10 +57,32 @@ def test_usage_errors_exit_two():
     assert run_cli("run").returncode == 2
 
 
-def test_run_runs_the_graph_and_prints_a_summary(capsys):
-    assert main(["run", str(CLI / "ok.yaml"), "--steps", "250", "--seed", "5"]) == 0
-    out = capsys.readouterr().out
-    assert "cli_ok: 250 ticks" in out and "seed 5" in out
+def test_run_runs_the_graph_and_writes_a_run_folder(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", str(CLI / "ok.yaml"), "--steps", "250", "--seed", "5",
+                 "--set", "double.factor=3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cli_ok: 250 ticks" in text and "seed 5" in text and f"results in {out}" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ticks"] == 250 and summary["seed"] == 5
+    assert set(summary["seeds"]) == {"count", "total", "double"}
+    resolved = (out / "graph.yaml").read_text()
+    assert "factor: 3.0" in resolved and "steps: 250" in resolved
+    assert (out / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the resolved graph runs again, identically
+    assert main(["run", str(out / "graph.yaml"), "--out", str(tmp_path / "again"),
+                 "--quiet"]) == 0
+    again = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert again["seeds"] == summary["seeds"] and again["ticks"] == 250
+
+
+def test_run_never_overwrites_a_run_folder(capsys, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    assert main(["run", str(CLI / "ok.yaml"), "--out", str(out)]) == 1
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me"
 
 
 def test_run_of_an_invalid_graph_exits_one(capsys):
@@ -70,7 +93,7 @@ def test_run_of_an_invalid_graph_exits_one(capsys):
 def test_run_without_steps_is_a_user_error(tmp_path, capsys):
     path = tmp_path / "nosteps.yaml"
     path.write_text("nodes:\n  c: {type: 'toy_nodes:Counter'}\n")
-    assert main(["run", str(path)]) == 1
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 1
     assert "no 'steps'" in capsys.readouterr().err
 
 

@@ -105,3 +105,21 @@ def test_override_mistakes_are_located_on_the_command_line(toy_registry):
 def test_override_can_swap_a_node_type(toy_registry):
     graph, errors = checked("two_learners.yaml", toy_registry, ["out.type=Accumulator"])
     assert any("Accumulator has no input 'aux'" in e.message for e in errors)
+
+
+def test_resolved_yaml_of_an_expanded_graph_loads_and_runs_the_same(toy_registry):
+    from rlgraph.core import parse_graph
+    from rlgraph.core.dump import dump_spec
+    graph, errors = checked("two_learners.yaml", toy_registry, ["b.factor=4", "seed=3"])
+    assert errors == []
+    original = build(graph)
+    text = dump_spec(graph.spec, original.seeds)
+    assert "b.gain:" in text and "factor: 4.0" in text and "b.gain=" in text
+    spec, parse_errors = parse_graph(text, "resolved.yaml")
+    again = check_graph(spec, toy_registry)
+    assert parse_errors == [] and again.errors == []
+    rebuilt = build(again)
+    assert rebuilt.seeds == original.seeds
+    original.run(5)
+    rebuilt.run(5)
+    assert rebuilt.nodes["out"].seen == original.nodes["out"].seen

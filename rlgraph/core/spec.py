@@ -30,7 +30,8 @@ TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "nodes", "inputs", "ou
 INTERFACE_KEYS = ("inputs", "outputs", "params")
 NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on", "repeat")
 EDGE_KEYS = ("from", "delay", "init")
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Nested names (agent_a.loss) come from subgraphs; resolved graphs write them back.
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 EXAMPLE = "see graphs/dqn_target.yaml for a complete example"
 
 
