@@ -1,0 +1,93 @@
+"""Temporal-difference losses for Q-learning: DQN and Double DQN.
+
+A loss is three small methods, each replaceable in a subclass:
+`next_value` (what the next state is worth), `td_target` (r + gamma * next value,
+cut at terminal states) and `td_loss` (per-sample loss of prediction vs target).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rlgraph.core import In, Kind, Node, Out, Param, register
+
+from .data import Batch
+
+REPORT_WINDOW = 100  # losses averaged in report()
+
+
+@register
+class DQNLoss(Node):
+    """The DQN loss: Q(s, a) against r + gamma * max_a' Q_target(s', a'), per sample.
+
+    Bootstrapping stops only where the episode `terminated`; a `truncated` transition
+    (a time limit) still bootstraps from its final observation. The target is computed
+    without gradient. Wire `target_q` to a TargetNetwork, or to the Q-network itself
+    to learn without a target network.
+    """
+
+    inputs = {
+        "batch": In(Kind.BATCH, "sampled transitions"),
+        "q": In(Kind.MODULE, "the Q-network being trained"),
+        "target_q": In(Kind.MODULE, "the network that values next states"),
+    }
+    outputs = {
+        "loss": Out(Kind.SCALAR, "mean of the per-sample losses (a tensor with gradient)"),
+        "losses": Out(Kind.TENSOR, "per-sample losses, (batch_size,), detached"),
+        "td_error": Out(Kind.TENSOR, "target - Q(s, a), (batch_size,), detached"),
+    }
+    params = {
+        "gamma": Param(float, 0.99, "discount factor", low=0.0, high=1.0),
+        "huber": Param(bool, True, "Huber (smooth L1) loss; false: squared error"),
+    }
+
+    gamma: float
+    huber: bool
+
+    def setup(self, q: nn.Module, target_q: nn.Module) -> None:
+        self.q = q
+        self.target_q = target_q
+        self.recent: deque[torch.Tensor] = deque(maxlen=REPORT_WINDOW)
+
+    def step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        pred = self.q(batch.obs).gather(1, batch.action.long().unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            target = self.td_target(batch)
+        losses = self.td_loss(pred, target)
+        loss = losses.mean()
+        self.recent.append(loss.detach())
+        return {"loss": loss, "losses": losses.detach(), "td_error": (target - pred).detach()}
+
+    def next_value(self, batch: Batch) -> torch.Tensor:
+        """What each next state is worth: max over actions of the target network."""
+        return self.target_q(batch.next_obs).max(dim=1).values
+
+    def td_target(self, batch: Batch) -> torch.Tensor:
+        """r + gamma * next value, without the next value where the episode terminated."""
+        alive = (~batch.terminated).to(batch.reward.dtype)
+        return batch.reward + self.gamma * alive * self.next_value(batch)
+
+    def td_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss (no reduction)."""
+        if self.huber:
+            return F.smooth_l1_loss(pred, target, reduction="none")
+        return F.mse_loss(pred, target, reduction="none")
+
+    def report(self) -> dict[str, float]:
+        if not self.recent:
+            return {}
+        return {"loss": float(torch.stack(tuple(self.recent)).mean())}
+
+
+@register
+class DoubleDQNLoss(DQNLoss):
+    """The Double DQN loss: the online network picks the next action, the target
+    network values it (van Hasselt et al. 2016), curbing Q-value overestimation."""
+
+    def next_value(self, batch: Batch) -> torch.Tensor:
+        best = self.q(batch.next_obs).argmax(dim=1, keepdim=True)
+        return self.target_q(batch.next_obs).gather(1, best).squeeze(1)

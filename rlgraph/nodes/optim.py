@@ -1,0 +1,125 @@
+"""Optimizers: each trains one module on one loss, so several can share a graph."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from rlgraph.core import In, Kind, Node, Param, register
+
+
+class Optimizer(Node):
+    """Base of the optimizer nodes: one gradient step of `module` on `loss` per firing.
+
+    Gradients are computed for this module's parameters only (torch.autograd.grad), so
+    optimizers of other modules in the graph, even on the same loss, are unaffected.
+    Subclasses name the torch optimizer and its extra params.
+    """
+
+    inputs = {
+        "loss": In(Kind.SCALAR, "the loss to minimize (a tensor with gradient)"),
+        "module": In(Kind.MODULE, "the network whose parameters are updated"),
+    }
+    common_params: ClassVar[dict[str, Param]] = {
+        "lr": Param(float, 1e-3, "learning rate", low=0.0, low_open=True),
+        "max_grad_norm": Param(float, None, "clip the gradient's global L2 norm to this "
+                               "(null: no clipping)", low=0.0, low_open=True),
+    }
+    params = common_params
+
+    lr: float
+    max_grad_norm: float | None
+
+    def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
+        """The torch optimizer over `parameters`, built from this node's params."""
+        raise NotImplementedError
+
+    def setup(self, module: nn.Module) -> None:
+        self.parameters = [p for p in module.parameters() if p.requires_grad]
+        if not self.parameters:
+            self.fail("the module has no trainable parameters", port="module",
+                      hint="wire the trained network here, not a target network")
+        self.optimizer = self.make(self.parameters)
+        self.updates = 0
+        self.grad_norm: torch.Tensor | None = None
+
+    def step(self, loss: torch.Tensor) -> None:
+        # retain_graph: another optimizer may still differentiate the same loss
+        grads = torch.autograd.grad(loss, self.parameters, retain_graph=True,
+                                    allow_unused=True)
+        for p, g in zip(self.parameters, grads):
+            p.grad = g
+        if self.max_grad_norm is not None:
+            self.grad_norm = nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+
+    def report(self) -> dict[str, float]:
+        out = {"updates": self.updates}
+        if self.grad_norm is not None:
+            out["grad_norm"] = float(self.grad_norm)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = state["updates"]
+
+
+@register
+class Adam(Optimizer):
+    """Trains a module with Adam; optional gradient-norm clipping."""
+
+    params = {**Optimizer.common_params,
+              "betas": Param(list, [0.9, 0.999], "running-average coefficients",
+                             item=float),
+              "eps": Param(float, 1e-8, "added to the denominator", low=0.0)}
+
+    betas: list[float]
+    eps: float
+
+    def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
+        return torch.optim.Adam(parameters, lr=self.lr, betas=tuple(self.betas),
+                                eps=self.eps)
+
+
+@register
+class RMSprop(Optimizer):
+    """Trains a module with RMSprop (the optimizer of the 2015 DQN paper)."""
+
+    params = {**Optimizer.common_params,
+              "alpha": Param(float, 0.99, "smoothing constant", low=0.0, high=1.0),
+              "eps": Param(float, 1e-8, "added to the denominator", low=0.0),
+              "momentum": Param(float, 0.0, "momentum factor", low=0.0)}
+
+    alpha: float
+    eps: float
+    momentum: float
+
+    def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
+        return torch.optim.RMSprop(parameters, lr=self.lr, alpha=self.alpha, eps=self.eps,
+                                   momentum=self.momentum)
+
+
+@register
+class SGD(Optimizer):
+    """Trains a module with stochastic gradient descent, optionally with momentum."""
+
+    params = {**Optimizer.common_params,
+              "momentum": Param(float, 0.0, "momentum factor", low=0.0),
+              "nesterov": Param(bool, False, "Nesterov momentum (needs momentum > 0)")}
+
+    momentum: float
+    nesterov: bool
+
+    def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
+        if self.nesterov and self.momentum <= 0:
+            self.fail("nesterov needs momentum > 0", hint="set momentum: 0.9")
+        return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum,
+                               nesterov=self.nesterov)

@@ -1,0 +1,119 @@
+"""Policies that act with a Q-network: greedy, and epsilon-greedy with a decaying epsilon."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from rlgraph.core import In, Kind, Node, Out, Param, register
+
+from .data import Episodes
+
+
+def linear_schedule(start: float, end: float, decay_steps: int, t: int) -> float:
+    """Goes from `start` to `end` in a straight line over `decay_steps`, then stays."""
+    return start + (end - start) * min(1.0, t / decay_steps)
+
+
+def exponential_schedule(start: float, end: float, decay_steps: int, t: int) -> float:
+    """Approaches `end` from `start` exponentially: the gap shrinks by e every
+    `decay_steps` (the PyTorch DQN tutorial's schedule)."""
+    return end + (start - end) * math.exp(-t / decay_steps)
+
+
+SCHEDULES = {"linear": linear_schedule, "exponential": exponential_schedule}
+
+
+@register
+class Greedy(Node):
+    """Acts greedily: the action with the highest Q-value, for every env."""
+
+    inputs = {
+        "obs": In(Kind.TENSOR, "observations, one row per env"),
+        "q": In(Kind.MODULE, "the Q-network that scores actions"),
+    }
+    outputs = {"action": Out(Kind.TENSOR, "argmax_a Q(obs, a), (num_envs,) int64")}
+
+    def setup(self, q: nn.Module) -> None:
+        self.q = q
+
+    def step(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.inference_mode():
+            return {"action": self.q(obs).argmax(dim=1)}
+
+
+@register
+class EpsilonGreedy(Node):
+    """Acts greedily, except with probability epsilon a uniformly random action.
+
+    Epsilon decays from `start` to `end` over `decay_steps` env steps (linearly or
+    exponentially), or over finished episodes with `unit: episodes`, which needs
+    `episode_end` wired to the env's `episode_end`.
+    """
+
+    inputs = {
+        "obs": In(Kind.TENSOR, "observations, one row per env"),
+        "q": In(Kind.MODULE, "the Q-network that scores actions"),
+        "episode_end": In(Kind.EVENT, "finished episodes; counted when unit is 'episodes'",
+                          optional=True),
+    }
+    outputs = {
+        "action": Out(Kind.TENSOR, "chosen actions, (num_envs,) int64"),
+        "epsilon": Out(Kind.SCALAR, "the exploration rate used this tick"),
+    }
+    params = {
+        "start": Param(float, 1.0, "epsilon at the beginning", low=0.0, high=1.0),
+        "end": Param(float, 0.05, "epsilon after the decay", low=0.0, high=1.0),
+        "decay_steps": Param(int, 10000, "linear: steps (or episodes) from start to end; "
+                             "exponential: steps over which the gap to end shrinks by e",
+                             low=1),
+        "schedule": Param(str, "linear", "shape of the decay", choices=tuple(SCHEDULES)),
+        "unit": Param(str, "env_steps", "what the decay counts",
+                      choices=("env_steps", "episodes")),
+    }
+
+    start: float
+    end: float
+    decay_steps: int
+    schedule: str
+    unit: str
+
+    def setup(self, q: nn.Module) -> None:
+        self.q = q
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.count = 0  # env steps or finished episodes so far, as `unit` says
+        self._epsilon_at = SCHEDULES[self.schedule]
+        self.epsilon = self.start
+
+    def step(self, obs: torch.Tensor, episode_end: Episodes | None = None
+             ) -> dict[str, Any]:
+        if self.unit == "episodes":
+            if episode_end is not None:
+                self.count += len(episode_end.returns)
+        self.epsilon = eps = self._epsilon_at(self.start, self.end, self.decay_steps,
+                                              self.count)
+        with torch.inference_mode():
+            q_values = self.q(obs)
+            greedy = q_values.argmax(dim=1)
+            n_envs, n_actions = q_values.shape
+            explore = torch.rand(n_envs, generator=self.generator) < eps
+            random = torch.randint(n_actions, (n_envs,), generator=self.generator)
+            action = torch.where(explore, random, greedy)
+        if self.unit == "env_steps":
+            self.count += n_envs
+        return {"action": action, "epsilon": eps}
+
+    def report(self) -> dict[str, float]:
+        return {"epsilon": self.epsilon}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "epsilon": self.epsilon,
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.count = state["count"]
+        self.epsilon = state["epsilon"]
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,152 @@
+"""Experience replay: a ring of preallocated tensors, and samplers that draw batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from rlgraph.core import REQUIRED, In, Kind, Node, Out, Param, register
+
+from .data import Batch, Transition
+
+FIELDS = Transition._fields
+
+
+class ReplayMemory:
+    """The last `capacity` transitions in preallocated torch tensors, used as a ring.
+
+    Storage is allocated on the first `add`, when the shapes and dtypes are known, and
+    never grows: memory = capacity x bytes_per_transition (both obs and next_obs are
+    stored, so that no transition needs its neighbour and none crosses an episode end).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.storage: dict[str, torch.Tensor] = {}
+        self.pos = 0  # slot the next transition goes to
+        self.size = 0  # slots filled
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def bytes_per_transition(self) -> int:
+        return sum(t[0].numel() * t.element_size() for t in self.storage.values())
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes held by the storage (0 before the first transition)."""
+        return self.capacity * self.bytes_per_transition
+
+    def add(self, transition: Transition) -> None:
+        """Store every env's row of one transition, overwriting the oldest when full."""
+        n = transition.reward.shape[0]
+        if n > self.capacity:
+            raise ValueError(f"{n} transitions in one tick do not fit a replay capacity "
+                             f"of {self.capacity}")
+        if not self.storage:
+            self._allocate(transition)
+        end = self.pos + n
+        if end <= self.capacity:
+            for name, value in zip(FIELDS, transition):
+                self.storage[name][self.pos:end] = value
+        else:  # wraps around the end of the ring
+            index = torch.arange(self.pos, end) % self.capacity
+            for name, value in zip(FIELDS, transition):
+                self.storage[name][index] = value
+        self.pos = end % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def _allocate(self, transition: Transition) -> None:
+        for name, value in zip(FIELDS, transition):
+            self.storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
+                                             dtype=value.dtype)
+
+    def gather(self, indices: torch.Tensor) -> Batch:
+        """The transitions in the given slots, as a batch."""
+        return Batch(*(self.storage[name][indices] for name in FIELDS), indices=indices)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"storage": {k: v[: self.size].clone() for k, v in self.storage.items()},
+                "pos": self.pos, "size": self.size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.storage = {}
+        for name, saved in state["storage"].items():
+            self.storage[name] = torch.zeros((self.capacity, *saved.shape[1:]),
+                                             dtype=saved.dtype)
+            self.storage[name][: len(saved)] = saved
+        self.pos, self.size = state["pos"], state["size"]
+
+
+@register
+class ReplayBuffer(Node):
+    """Stores every env's transitions in a fixed-size ring of preallocated tensors.
+
+    Memory: capacity x (2 x observation bytes + 8 action + 4 reward + 2 flag bytes), e.g.
+    100,000 CartPole transitions (4 float32 features) take 4.6 MB. When full, the oldest
+    transitions are overwritten. Samplers read it through the `buffer` handle.
+    """
+
+    inputs = {"transition": In(Kind.TRANSITION, "transitions to store, one row per env")}
+    outputs = {"buffer": Out(Kind.BUFFER, "handle on the memory, for samplers")}
+    params = {"capacity": Param(int, REQUIRED, "transitions kept (oldest dropped first)",
+                                low=1)}
+
+    capacity: int
+
+    def setup(self) -> dict[str, Any]:
+        self.memory = ReplayMemory(self.capacity)
+        return {"buffer": self.memory}
+
+    def step(self, transition: Transition) -> None:
+        self.memory.add(transition)
+
+    def report(self) -> dict[str, float]:
+        return {"size": len(self.memory)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.memory.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.memory.load_state_dict(state)
+
+
+@register
+class UniformSampler(Node):
+    """Draws a batch of transitions uniformly at random (with replacement) from a buffer.
+
+    Emits nothing until the buffer holds `min_size` transitions; how often it fires is
+    set by the node's triggers (every / after / on / repeat).
+    """
+
+    inputs = {"buffer": In(Kind.BUFFER, "the replay memory to draw from")}
+    outputs = {"batch": Out(Kind.BATCH, "obs, action, reward, next_obs, terminated, "
+                            "truncated, indices; batch_size rows")}
+    params = {
+        "batch_size": Param(int, 32, "transitions per batch", low=1),
+        "min_size": Param(int, None, "emit nothing while the buffer holds fewer "
+                          "transitions (default: batch_size)", low=1),
+    }
+
+    batch_size: int
+    min_size: int | None
+
+    def setup(self, buffer: ReplayMemory) -> None:
+        self.memory = buffer
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self._min = self.min_size if self.min_size is not None else self.batch_size
+
+    def step(self) -> dict[str, Batch] | None:
+        if len(self.memory) < self._min:
+            return None
+        indices = torch.randint(len(self.memory), (self.batch_size,),
+                                generator=self.generator)
+        return {"batch": self.memory.gather(indices)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
