@@ -1,0 +1,116 @@
+"""Writing drawings to files: `rlgraph render` and the run folder's graph.png."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import graphviz
+
+from rlgraph.core.build import check_file
+from rlgraph.core.errors import GraphError
+from rlgraph.core.registry import REGISTRY, Registry
+from rlgraph.core.validate import CheckedGraph
+
+from .dot import to_digraph
+from .model import drawing
+
+#: Output suffix -> graphviz format; "dot" needs no graphviz program.
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
+#: Pixels per inch of PNGs: sharp on high-density screens, still small files.
+PNG_DPI = "144"
+INSTALL_HINT = ("the graphviz program 'dot' is not installed, so only the DOT source was "
+                "written.\n    hint: install graphviz (Debian/Ubuntu: sudo apt-get install "
+                "graphviz; macOS: brew install graphviz; conda: conda install graphviz), or "
+                "render the .dot file elsewhere: dot -Tpng {dot} -o {output}")
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class DotNotFound(RuntimeError):
+    """Graphviz's `dot` program is missing; the DOT source was written to `dot_path`."""
+
+    def __init__(self, dot_path: Path, output: Path) -> None:
+        self.dot_path = dot_path
+        self.output = output
+        super().__init__(INSTALL_HINT.format(dot=dot_path, output=output))
+
+
+def to_dot(checked: CheckedGraph, errors: Iterable[GraphError] = (), *,
+           legend: bool = True) -> str:
+    """The DOT source of a checked graph; its errors (and `errors`) are drawn in red."""
+    return to_digraph(drawing(checked.spec, checked.classes, [*checked.errors, *errors]),
+                      legend=legend).source
+
+
+def render_checked(checked: CheckedGraph, output: str | Path,
+                   errors: Iterable[GraphError] = ()) -> Path:
+    """Draw a checked graph to `output` (.png, .svg, .pdf or .dot) and return its path.
+
+    Raises DotNotFound, after writing the .dot beside `output`, when graphviz's `dot`
+    program is not installed; ValueError for an unsupported suffix.
+    """
+    output = Path(output)
+    fmt = FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot draw to '{output}': use one of "
+                         + ", ".join(sorted(FORMATS)))
+    graph = to_digraph(drawing(checked.spec, checked.classes, [*checked.errors, *errors]))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "dot":
+        output.write_text(graph.source, encoding="utf-8")
+        return output
+    if fmt == "png":
+        graph.attr("graph", dpi=PNG_DPI)
+    try:
+        data = graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        dot_path = output.with_suffix(".dot")
+        dot_path.write_text(graph.source, encoding="utf-8")
+        raise DotNotFound(dot_path, output) from None
+    output.write_bytes(data)
+    return output
+
+
+def render_file(path: str | Path, output: str | Path, registry: Registry = REGISTRY,
+                overrides: Sequence[str] = ()) -> int:
+    """`rlgraph render FILE -o OUTPUT`: draw what can be drawn, report every problem.
+
+    `overrides` are `--set key=value` strings, applied as `rlgraph run` would.
+    Returns 0 when the graph is valid and drawn, 1 when it has errors (still drawn as
+    far as possible, unless the file cannot be parsed at all) or `dot` is missing, 2 for
+    an unsupported output suffix.
+    """
+    output = Path(output)
+    if output.suffix.lower() not in FORMATS:
+        print(f"error: cannot draw to '{output}': use one of "
+              + ", ".join(sorted(FORMATS)), file=sys.stderr)
+        return EXIT_USAGE
+    checked, errors = check_file(path, registry, overrides)
+    _report(sorted(errors, key=_position) + (checked.warnings if checked else []))
+    if checked is None:
+        return EXIT_INVALID
+    try:
+        written = render_checked(checked, output)
+    except DotNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if errors:
+        n = len(errors)
+        print(f"{path}: {n} error{'s' if n != 1 else ''}; drew what is valid to {written} "
+              f"(failing nodes and wires in red)", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {written}")
+    return EXIT_OK
+
+
+def _position(error: GraphError) -> tuple[bool, int, int]:
+    """File order, as `rlgraph validate` prints them; errors without a line last."""
+    loc = error.loc
+    return (loc is None or loc.line == 0, loc.line if loc else 0, loc.col if loc else 0)
+
+
+def _report(problems: Sequence[GraphError]) -> None:
+    for problem in problems:
+        print(problem.format(), file=sys.stderr)

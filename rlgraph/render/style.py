@@ -1,0 +1,61 @@
+"""The look of a drawing: one colour per port kind, edge styles, fonts.
+
+Stream kinds get saturated colours and thick lines; static kinds (modules, specs,
+buffers) get muted colours and thin lines, so the per-tick data flow stands out and
+the build-time wiring stays readable in the background.
+"""
+
+from __future__ import annotations
+
+from rlgraph.core.ports import Kind
+
+FONT = "Helvetica"
+MONO = "Courier"
+
+#: Edge and port-bullet colour of each kind.
+KIND_COLORS: dict[Kind, str] = {
+    Kind.TENSOR: "#2563eb",  # blue
+    Kind.TRANSITION: "#0d9488",  # teal
+    Kind.BATCH: "#7c3aed",  # violet
+    Kind.SCALAR: "#ea580c",  # orange
+    Kind.EVENT: "#db2777",  # pink
+    Kind.ANY: "#475569",  # slate
+    Kind.MODULE: "#8aa893",  # muted sage
+    Kind.SPEC: "#9ea3bf",  # muted lavender
+    Kind.BUFFER: "#bba37c",  # muted khaki
+}
+#: A port whose kind is unknown (its node's type did not resolve).
+UNKNOWN_COLOR = "#94a3b8"
+ERROR_COLOR = "#dc2626"
+ERROR_FILL = "#fee2e2"
+
+TEXT = "#0f172a"
+MUTED_TEXT = "#64748b"  # node types, unconnected ports
+HEADER_FILL = "#e2e8f0"
+BODY_FILL = "#ffffff"
+BORDER = "#475569"
+CLUSTER_FILL = "#f8fafc"
+CLUSTER_BORDER = "#cbd5e1"
+
+STREAM_PENWIDTH = "2.2"
+STATIC_PENWIDTH = "0.9"
+STREAM_ARROWSIZE = "0.8"
+STATIC_ARROWSIZE = "0.5"
+
+#: Layout weights: stream wires pull their nodes into line, static wires barely do.
+STREAM_WEIGHT = "8"
+STATIC_WEIGHT = "2"
+
+BULLET = "\u25cf"  # ●
+MISSING_MARK = "\u2717"  # ✗
+SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077"
+                                            "\u2078\u2079\u207b")
+
+
+def kind_color(kind: Kind | None) -> str:
+    return UNKNOWN_COLOR if kind is None else KIND_COLORS[kind]
+
+
+def delay_label(delay: int) -> str:
+    """z⁻¹ for a one-tick delay, z⁻ᵏ for k ticks: the unit-delay operator of signal flow."""
+    return "z" + f"-{delay}".translate(SUPERSCRIPT)
