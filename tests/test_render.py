@@ -329,3 +329,20 @@ def test_missing_dot_program_writes_dot_and_prints_an_install_hint(
         render_checked(checked_file(DQN_LIKE), tmp_path / "run" / "graph.png")
     assert info.value.dot_path == tmp_path / "run" / "graph.dot"
     assert info.value.dot_path.exists()
+
+
+def test_failing_dot_program_is_reported_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake = tmp_path / "bin" / "dot"  # a graphviz built without PNG support
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Format: \"png\" not recognized. Use one of: svg' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    out = tmp_path / "agent.png"
+    assert render_file(DQN_LIKE, out) == 1
+    err = capsys.readouterr().err
+    assert f'graphviz could not draw {out}: Format: "png" not recognized' in err
+    assert "Traceback" not in err and not out.exists()
+    assert out.with_suffix(".dot").exists()

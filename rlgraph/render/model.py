@@ -36,10 +36,8 @@ class PortView:
     """One port cell."""
 
     name: str
-    id: str
     kind: Kind | None  # None: unknown, the node's type did not resolve
     static: bool = False
-    optional: bool = False
     connected: bool = False
     declared: bool = True  # False: the file uses a port the node type does not have
     failing: bool = False
@@ -134,12 +132,10 @@ def _node_view(node: NodeSpec, cls: type[Node] | None) -> NodeView:
     written = [*node.inputs, *sorted(set(node.written_inputs) - set(node.inputs))]
     if cls is not None:
         view.doc = (cls.__doc__ or "").strip().split("\n")[0]
-        view.inputs = [PortView(p, port_id("in", p), d.kind, bool(d.static), d.optional,
-                                connected=p in node.inputs) for p, d in cls.inputs.items()]
-        view.outputs = [PortView(p, port_id("out", p), d.kind, bool(d.static))
-                        for p, d in cls.outputs.items()]
-    view.inputs += [PortView(p, port_id("in", p), None, connected=p in node.inputs,
-                             declared=False)
+        view.inputs = [PortView(p, d.kind, bool(d.static), connected=p in node.inputs)
+                       for p, d in cls.inputs.items()]
+        view.outputs = [PortView(p, d.kind, bool(d.static)) for p, d in cls.outputs.items()]
+    view.inputs += [PortView(p, None, connected=p in node.inputs, declared=False)
                     for p in written if cls is None or p not in cls.inputs]
     return view
 
@@ -155,8 +151,8 @@ def _add_used_ports(spec: GraphSpec, nodes: dict[str, NodeView]) -> None:
                                               failing=True)
         port = view.port("out", ref.port)
         if port is None:
-            view.outputs.append(PortView(ref.port, port_id("out", ref.port), None,
-                                         declared=False, failing=view.resolved))
+            view.outputs.append(PortView(ref.port, None, declared=False,
+                                         failing=view.resolved))
             port = view.outputs[-1]
         port.connected = True
 

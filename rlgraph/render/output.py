@@ -20,21 +20,38 @@ from .model import drawing
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 #: Pixels per inch of PNGs: sharp on high-density screens, still small files.
 PNG_DPI = "144"
-INSTALL_HINT = ("the graphviz program 'dot' is not installed, so only the DOT source was "
-                "written.\n    hint: install graphviz (Debian/Ubuntu: sudo apt-get install "
-                "graphviz; macOS: brew install graphviz; conda: conda install graphviz), or "
-                "render the .dot file elsewhere: dot -Tpng {dot} -o {output}")
-
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-class DotNotFound(RuntimeError):
-    """Graphviz's `dot` program is missing; the DOT source was written to `dot_path`."""
+class RenderError(RuntimeError):
+    """Graphviz could not draw the picture; the DOT source was written to `dot_path`."""
 
-    def __init__(self, dot_path: Path, output: Path) -> None:
+    def __init__(self, message: str, dot_path: Path, output: Path) -> None:
+        super().__init__(message)
         self.dot_path = dot_path
         self.output = output
-        super().__init__(INSTALL_HINT.format(dot=dot_path, output=output))
+
+
+class DotNotFound(RenderError):
+    """Graphviz's `dot` program is not installed."""
+
+    def __init__(self, dot_path: Path, output: Path, fmt: str) -> None:
+        super().__init__(
+            "the graphviz program 'dot' is not installed, so only the DOT source was "
+            f"written: {dot_path}\n    hint: install graphviz (Debian/Ubuntu: sudo apt-get "
+            "install graphviz; macOS: brew install graphviz; conda: conda install graphviz) "
+            f"or draw it elsewhere: dot -T{fmt} {dot_path} -o {output}", dot_path, output)
+
+
+class DotFailed(RenderError):
+    """`dot` ran but failed, e.g. a graphviz built without PNG support."""
+
+    def __init__(self, dot_path: Path, output: Path, fmt: str, stderr: str) -> None:
+        reason = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+        super().__init__(
+            f"graphviz could not draw {output}: {reason}\n    hint: the DOT source is in "
+            f"{dot_path}; try another format (.svg) or check `dot -T{fmt} {dot_path}`",
+            dot_path, output)
 
 
 def to_dot(checked: CheckedGraph, errors: Iterable[GraphError] = (), *,
@@ -48,8 +65,9 @@ def render_checked(checked: CheckedGraph, output: str | Path,
                    errors: Iterable[GraphError] = ()) -> Path:
     """Draw a checked graph to `output` (.png, .svg, .pdf or .dot) and return its path.
 
-    Raises DotNotFound, after writing the .dot beside `output`, when graphviz's `dot`
-    program is not installed; ValueError for an unsupported suffix.
+    Raises DotNotFound when graphviz's `dot` program is not installed and DotFailed when
+    it fails (both RenderErrors, raised after writing the .dot beside `output`), and
+    ValueError for an unsupported suffix.
     """
     output = Path(output)
     fmt = FORMATS.get(output.suffix.lower())
@@ -63,12 +81,17 @@ def render_checked(checked: CheckedGraph, output: str | Path,
         return output
     if fmt == "png":
         graph.attr("graph", dpi=PNG_DPI)
+    dot_path = output.with_suffix(".dot")
     try:
         data = graph.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
-        dot_path = output.with_suffix(".dot")
         dot_path.write_text(graph.source, encoding="utf-8")
-        raise DotNotFound(dot_path, output) from None
+        raise DotNotFound(dot_path, output, fmt) from None
+    except graphviz.CalledProcessError as exc:
+        dot_path.write_text(graph.source, encoding="utf-8")
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) \
+            else str(exc.stderr or "")
+        raise DotFailed(dot_path, output, fmt, stderr) from None
     output.write_bytes(data)
     return output
 
@@ -93,7 +116,7 @@ def render_file(path: str | Path, output: str | Path, registry: Registry = REGIS
         return EXIT_INVALID
     try:
         written = render_checked(checked, output)
-    except DotNotFound as exc:
+    except RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if errors:
