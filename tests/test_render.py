@@ -336,8 +336,8 @@ def test_failing_dot_program_is_reported_without_a_traceback(
         capsys: pytest.CaptureFixture[str]) -> None:
     fake = tmp_path / "bin" / "dot"  # a graphviz built without PNG support
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\necho 'Format: \"png\" not recognized. Use one of: svg' >&2\n"
-                    "exit 1\n")
+    fake.write_text("#!/bin/sh\n/bin/cat > /dev/null\n"  # reads the graph, as dot does
+                    "echo 'Format: \"png\" not recognized. Use one of: svg' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake.parent))
     out = tmp_path / "agent.png"
