@@ -81,7 +81,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from .render import render_file
-    return render_file(args.file, args.output)
+    return render_file(args.file, args.output, overrides=args.set)
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +121,9 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="draw a graph to PNG, SVG or DOT")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, help="output file (.png, .svg, .dot)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file (.png, .svg, .pdf, .dot)")
+    add_set_option(p)
     p.set_defaults(func=cmd_render)
     return parser
 

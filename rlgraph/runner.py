@@ -80,12 +80,12 @@ def make_run_dir(name: str, out: str | Path | None) -> Path:
 def draw(checked: CheckedGraph, run_dir: Path) -> None:
     """graph.png in the run folder; a missing graphviz costs the picture, not the run."""
     try:
-        from .render import DotNotFound, render_checked
+        from .render import RenderError, render_checked
     except ImportError:  # rendering is optional for running
         return
     try:
         render_checked(checked, run_dir / "graph.png")
-    except DotNotFound as exc:
+    except RenderError as exc:
         print(f"note: {exc}", file=sys.stderr)
 
 

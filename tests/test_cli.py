@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from support import FIXTURES
 from rlgraph.cli import main
 
 CLI = FIXTURES / "cli"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FIXTURES
+from support import FIXTURES
 from rlgraph.core import build, check_graph, read_graph
 from rlgraph.core.overrides import apply_overrides
 

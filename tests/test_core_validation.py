@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import FIXTURES
+from support import FIXTURES
 from rlgraph.core import check_graph, read_graph
 
 INVALID = FIXTURES / "invalid"
