@@ -59,9 +59,9 @@ def evaluate(graph: Graph, q_ref: str, episodes: int, seed: int) -> float:
 
 
 def run_seed(path: str, seed: int, max_steps: int, eval_every: int, eval_episodes: int,
-             threshold: float, q_ref: str, threads: int) -> SeedResult:
+             threshold: float, q_ref: str, threads: int, overrides: list[str]) -> SeedResult:
     torch.set_num_threads(threads)
-    graph = build(load(path), seed=seed)
+    graph = build(load(path, overrides=overrides), seed=seed)
     env_node = next(n for n in graph.nodes.values() if isinstance(n, GymEnv))
     train_s, best, solved_at = 0.0, float("-inf"), None
     with graph:
@@ -79,8 +79,8 @@ def run_seed(path: str, seed: int, max_steps: int, eval_every: int, eval_episode
     return SeedResult(seed, solved_at, train_s, best, env_node.env_steps)
 
 
-def table(path: str, results: list[SeedResult], max_steps: int) -> str:
-    lines = [f"**{path}** — env steps until the mean greedy return reaches the threshold",
+def table(title: str, results: list[SeedResult], max_steps: int) -> str:
+    lines = [f"**{title}** — env steps until the mean greedy return reaches the threshold",
              "", "| seed | solved at (env steps) | train wall time (s) | best eval return |",
              "|---:|---:|---:|---:|"]
     for r in results:
@@ -106,12 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--q", default="qnet.module", help="the Q-network to evaluate")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per seed")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run in parallel")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a param or trigger, as in "
+                        "`rlgraph run --set`")
     args = parser.parse_args(argv)
     if not Path(args.graph).exists():
         print(f"no such graph file: {args.graph}", file=sys.stderr)
         return 2
     job_args = [(args.graph, seed, args.max_steps, args.eval_every, args.eval_episodes,
-                 args.threshold, args.q, args.threads) for seed in args.seeds]
+                 args.threshold, args.q, args.threads, args.overrides) for seed in args.seeds]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(run_seed, *zip(*job_args)))
@@ -122,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             r = results[-1]
             print(f"seed {r.seed}: solved at {r.solved_at} env steps, "
                   f"{r.train_s:.1f} s, best eval {r.best_eval:.1f}", file=sys.stderr)
-    print(table(args.graph, results, args.max_steps))
+    title = " ".join([args.graph] + [f"--set {o}" for o in args.overrides])
+    print(table(title, results, args.max_steps))
     return 0 if all(r.solved_at is not None for r in results) else 1
 
 

@@ -121,7 +121,8 @@ class GymEnv(Node):
 
     def state_dict(self) -> dict[str, Any]:
         try:
-            envs = pickle.dumps(self.env)
+            # the sub-envs hold all the state; the vector wrapper only its buffers
+            envs = pickle.dumps(self.env.envs)
         except Exception as exc:  # an env holding a window or a process
             raise RuntimeError(f"GymEnv '{self.name}': env '{self.id}' cannot be saved "
                                f"({type(exc).__name__}: {exc})") from exc
@@ -130,8 +131,9 @@ class GymEnv(Node):
                 "env_steps": self.env_steps, "episodes": self.episodes}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.env.close()
-        self.env = pickle.loads(state["env"])
+        for sub in self.env.envs:
+            sub.close()
+        self.env.envs = pickle.loads(state["env"])
         self._obs = None if state["obs"] is None else state["obs"].clone()
         self._return = state["return"].copy()
         self._length = state["length"].copy()

@@ -15,7 +15,9 @@ class Optimizer(Node):
     """Base of the optimizer nodes: one gradient step of `module` on `loss` per firing.
 
     Gradients are computed for this module's parameters only (torch.autograd.grad), so
-    optimizers of other modules in the graph, even on the same loss, are unaffected.
+    optimizers of other modules in the graph are unaffected. Two optimizers may share
+    a loss whose terms each involve one of their modules; where a term mixes both, the
+    first update changes what the second differentiates: give each its own loss.
     Subclasses name the torch optimizer and its extra params.
     """
 

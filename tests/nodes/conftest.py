@@ -1,0 +1,42 @@
+"""Fixtures for the node library's unit tests: nodes driven directly, without a graph."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import torch
+
+from rlgraph.nodes.data import EnvSpec
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny tensors: threads only add scheduling noise on a shared 2-core machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def cartpole_spec() -> EnvSpec:
+    env = gym.make("CartPole-v1")
+    spec = EnvSpec("CartPole-v1", env.observation_space, env.action_space, num_envs=1)
+    env.close()
+    return spec
+
+
+class TableQ(torch.nn.Module):
+    """Q(s, .) = s @ table: with one-hot states, row i of the table is Q(state i, .)."""
+
+    def __init__(self, table: list[list[float]]) -> None:
+        super().__init__()
+        self.table = torch.nn.Parameter(torch.tensor(table, dtype=torch.float32))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs @ self.table
+
+
+@pytest.fixture
+def table_q():
+    return TableQ

@@ -1,0 +1,77 @@
+"""Adam, RMSprop and SGD, driven without a graph."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from rlgraph.core import NodeConfigError
+from rlgraph.nodes.optim import SGD, Adam, RMSprop
+
+
+class Scalar(nn.Module):
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([value]))
+
+
+def test_sgd_step_is_minus_lr_times_gradient():
+    m = Scalar(3.0)
+    SGD(module=m, lr=0.1).step((m.w ** 2).sum())  # gradient 2w = 6
+    assert m.w.item() == pytest.approx(3.0 - 0.1 * 6.0)
+
+
+def test_gradient_norm_is_clipped():
+    m = Scalar(3.0)
+    opt = SGD(module=m, lr=1.0, max_grad_norm=0.5)
+    opt.step((m.w ** 2).sum())  # gradient 6, clipped to 0.5
+    assert m.w.item() == pytest.approx(2.5)
+    assert opt.report()["grad_norm"] == pytest.approx(6.0)  # the norm before clipping
+
+
+@pytest.mark.parametrize("cls", [Adam, RMSprop, SGD])
+def test_each_optimizer_descends_a_quadratic(cls):
+    m = Scalar(3.0)
+    opt = cls(module=m, lr=0.05)
+    for _ in range(20):
+        opt.step(((m.w - 1.0) ** 2).sum())
+    assert abs(m.w.item() - 1.0) < 2.0 - 0.1
+    assert opt.report()["updates"] == 20
+
+
+def test_two_optimizers_on_one_loss_each_update_only_their_module():
+    a, b = Scalar(1.0), Scalar(2.0)
+    opt_a, opt_b = SGD(module=a, lr=0.1), SGD(module=b, lr=0.01)
+    loss = (a.w ** 2 + b.w ** 3).sum()  # d/da = 2a = 2, d/db = 3b^2 = 12
+    opt_a.step(loss)
+    opt_b.step(loss)  # the same loss a second time: no "backward twice" error
+    assert a.w.item() == pytest.approx(1.0 - 0.1 * 2.0)
+    assert b.w.item() == pytest.approx(2.0 - 0.01 * 12.0)
+
+
+def test_gradients_of_other_losses_do_not_leak_in():
+    a, b = Scalar(1.0), Scalar(1.0)
+    opt_a = SGD(module=a, lr=0.1)
+    (10.0 * a.w).sum().backward()  # someone else's stale gradient on a
+    opt_a.step((a.w * b.w).sum())  # this loss: d/da = 1
+    assert a.w.item() == pytest.approx(1.0 - 0.1)
+
+
+def test_a_frozen_module_is_a_config_error_with_a_hint():
+    frozen = Scalar(1.0).requires_grad_(False)
+    with pytest.raises(NodeConfigError, match="no trainable parameters") as info:
+        Adam(module=frozen)
+    assert "target network" in info.value.hint
+
+
+def test_state_dict_resumes_adam_moments():
+    a, b = Scalar(3.0), Scalar(3.0)
+    opt_a, opt_b = Adam(module=a, lr=0.1), Adam(module=b, lr=0.1)
+    for _ in range(3):
+        opt_a.step((a.w ** 2).sum())
+    b.load_state_dict(a.state_dict())
+    opt_b.load_state_dict(opt_a.state_dict())
+    opt_a.step((a.w ** 2).sum())
+    opt_b.step((b.w ** 2).sum())
+    assert a.w.item() == b.w.item()

@@ -1,0 +1,166 @@
+"""The shipped DQN graphs: they check clean, run deterministically, keep the notebook's
+schedule, and learn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlgraph.core import build, load, read_graph
+from rlgraph.core.validate import check_graph
+from rlgraph.nodes.envs import GymEnv
+from rlgraph.nodes.policies import Greedy
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
+SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # small networks: one thread is fastest and keeps runs reproducible
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def greedy_return(module: torch.nn.Module, episodes: int = 10, seed: int = 12345) -> float:
+    """Mean return of one greedy CartPole episode in each of `episodes` envs."""
+    env = GymEnv(seed=seed, id="CartPole-v1", num_envs=episodes)
+    policy = Greedy(q=module)
+    returns: dict[int, float] = {}
+    out = env.step()
+    while len(returns) < episodes:
+        out = env.step(policy.step(out["obs"])["action"])
+        if "episode_end" in out:
+            for i, ret in zip(out["episode_end"].env_index, out["episode_end"].returns):
+                returns.setdefault(i, ret)
+    env.close()
+    return sum(returns.values()) / episodes
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_graph_checks_without_errors_or_warnings(name):
+    spec, errors = read_graph(GRAPHS / f"{name}.yaml")
+    checked = check_graph(spec)
+    assert not errors and not checked.errors
+    assert [w.format() for w in checked.warnings] == []
+    assert spec.name == name
+
+
+def test_dqn_is_dqn_target_with_the_target_network_rewired():
+    """The seed notebook's exercise: dropping the target network is one wire."""
+    with_target, without = (read_graph(GRAPHS / f"{n}.yaml")[0] for n in ("dqn_target",
+                                                                           "dqn"))
+    assert set(with_target.nodes) - set(without.nodes) == {"target"}
+    for name, node in without.nodes.items():
+        other = with_target.nodes[name]
+        assert (node.type, dict(node.params)) == (other.type, dict(other.params)), name
+        wires = {p: str(e.src) for p, e in node.inputs.items()}
+        other_wires = {p: str(e.src) for p, e in other.inputs.items()}
+        if name == "loss":
+            assert other_wires.pop("target_q") == "target.module"
+            assert wires.pop("target_q") == "qnet.module"
+        assert wires == other_wires, name
+
+
+def returns_of(path: Path, seed: int, ticks: int, overrides: tuple[str, ...] = ()
+               ) -> list[float]:
+    with build(load(path, overrides=overrides), seed=seed) as graph:
+        graph.run(ticks)
+        return [row["return"] for row in graph.nodes["metrics"].rows]
+
+
+def test_same_seed_gives_identical_episode_returns():
+    # a smaller learner, so that many training bursts and target copies fit in 3000 ticks
+    small = ("qnet.hidden=[32]", "sample.every=64", "sample.repeat=16", "target.every=64",
+             "policy.decay_steps=1500")
+    a = returns_of(GRAPHS / "dqn_target.yaml", seed=4, ticks=3000, overrides=small)
+    b = returns_of(GRAPHS / "dqn_target.yaml", seed=4, ticks=3000, overrides=small)
+    c = returns_of(GRAPHS / "dqn_target.yaml", seed=5, ticks=3000, overrides=small)
+    assert len(a) > 20
+    assert a == b
+    assert a != c
+
+
+def test_several_envs_fill_replay_with_every_env_step():
+    overrides = ("env.num_envs=4", "sample.every=64", "sample.after=250",
+                 "target.every=64", "target.after=250")
+    with build(load(GRAPHS / "dqn_target.yaml", overrides=overrides), seed=2) as graph:
+        graph.run(1001)  # tick 0 resets, then 1000 ticks x 4 envs
+        assert graph.nodes["env"].env_steps == 4000
+        assert len(graph.nodes["replay"].memory) == 4000
+        assert graph.nodes["optim"].updates == 128 * len(range(256, 1001, 64))
+        assert graph.nodes["metrics"].report()["episodes"] > 4000 / 100
+
+
+def test_notebook_schedule():
+    """10 updates after each episode once the buffer holds > 2000 transitions; target
+    copied after episodes 10, 20, ...; epsilon = max(0.01, 0.08 - 0.01 * n_epi / 200)."""
+    with build(GRAPHS / "dqn_notebook.yaml", seed=1) as graph:
+        graph.run(6000)
+        rows = graph.nodes["metrics"].rows
+        trained_after = [r for r in rows if r["env_steps"] > 2000]
+        assert 0 < len(trained_after) < len(rows)
+        assert graph.nodes["optim"].updates == 10 * len(trained_after)
+        assert graph.nodes["target"].updates == (len(rows) - 1) // 10
+        n_epi = len(rows)
+        assert graph.nodes["policy"].epsilon == pytest.approx(
+            max(0.01, 0.08 - 0.01 * n_epi / 200))
+        # rewards are scaled before replay; returns are reported unscaled
+        memory = graph.nodes["replay"].memory
+        rewards = memory.storage["reward"][: len(memory)]
+        assert torch.allclose(rewards, torch.full_like(rewards, 0.01))
+        assert all(r["return"] == r["length"] for r in rows)
+
+
+def test_two_line_custom_loss_from_a_yaml_file(tmp_path):
+    (tmp_path / "my_losses.py").write_text(
+        "import torch.nn.functional as F\n"
+        "from rlgraph.nodes.losses import DQNLoss\n\n"
+        "class MSELoss(DQNLoss):\n"
+        "    def td_loss(self, pred, target):\n"
+        "        return F.mse_loss(pred, target, reduction='none')\n")
+    text = (GRAPHS / "dqn_target.yaml").read_text().replace("type: DQNLoss",
+                                                            "type: my_losses:MSELoss")
+    (tmp_path / "custom.yaml").write_text(text)
+    with build(tmp_path / "custom.yaml", seed=1) as graph:
+        assert type(graph.nodes["loss"]).__name__ == "MSELoss"
+        graph.run(1300)  # bursts of 128 updates at ticks 1024 and 1280
+        assert graph.nodes["optim"].updates == 256
+        batch = graph.nodes["sample"].memory.gather(torch.arange(64))
+        out = graph.nodes["loss"].step(batch)
+        assert torch.allclose(out["losses"], out["td_error"] ** 2)
+
+
+def test_two_learners_in_one_graph_train_their_own_networks(tmp_path):
+    """Seed 003's wish: two DQNs (or two optimized losses) in one system."""
+    text = (GRAPHS / "dqn_target.yaml").read_text() + """
+  qnet_b:
+    type: MLP
+    params: {hidden: [32]}
+    in: {spec: env.spec}
+
+  loss_b:
+    type: DoubleDQNLoss
+    in: {batch: sample.batch, q: qnet_b.module, target_q: qnet_b.module}
+
+  optim_b:
+    type: RMSprop
+    params: {lr: 1.0e-3}
+    in: {loss: loss_b.loss, module: qnet_b.module}
+"""
+    (tmp_path / "twin.yaml").write_text(text)
+    checked = load(tmp_path / "twin.yaml")
+    assert checked.warnings == []
+    with build(checked, seed=1) as graph:
+        a = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
+        b = [p.detach().clone() for p in graph.value("qnet_b.module").parameters()]
+        graph.run(1300)
+        assert graph.nodes["optim"].updates == graph.nodes["optim_b"].updates == 256
+        assert all(not torch.equal(x, y) for x, y in
+                   zip(a, graph.value("qnet.module").parameters()))
+        assert all(not torch.equal(x, y) for x, y in
+                   zip(b, graph.value("qnet_b.module").parameters()))
