@@ -153,8 +153,9 @@ def _as_obs(obs: np.ndarray) -> torch.Tensor:
 
 @register
 class ScaleReward(Node):
-    """Multiplies the rewards of transitions by a constant (e.g. 1/100 as in the seed
-    notebook), leaving episode returns reported by the env untouched."""
+    """Multiplies transition rewards by a constant (the seed notebook's r / 100).
+
+    Episode returns, which the env reports, are left untouched."""
 
     inputs = {"transition": In(Kind.TRANSITION, "transitions to rescale")}
     outputs = {"transition": Out(Kind.TRANSITION, "the same transitions, reward * scale")}

@@ -27,7 +27,9 @@ class DQNLoss(Node):
     Bootstrapping stops only where the episode `terminated`; a `truncated` transition
     (a time limit) still bootstraps from its final observation. The target is computed
     without gradient. Wire `target_q` to a TargetNetwork, or to the Q-network itself
-    to learn without a target network.
+    to learn without a target network. To change the loss, subclass and override
+    `td_loss(pred, target)` (or `next_value`, `td_target`). Reports the mean of its
+    last 100 losses.
     """
 
     inputs = {
@@ -85,8 +87,10 @@ class DQNLoss(Node):
 
 @register
 class DoubleDQNLoss(DQNLoss):
-    """The Double DQN loss: the online network picks the next action, the target
-    network values it (van Hasselt et al. 2016), curbing Q-value overestimation."""
+    """The Double DQN loss: the Q-network picks the next action, the target values it.
+
+    Decoupling choice from evaluation curbs the overestimation of max over noisy
+    Q-values (van Hasselt et al. 2016). Everything else is DQNLoss."""
 
     def next_value(self, batch: Batch) -> torch.Tensor:
         best = self.q(batch.next_obs).argmax(dim=1, keepdim=True)

@@ -20,7 +20,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 @register
 class MLP(Node):
-    """A multilayer perceptron Q-network: flattened observation in, one value per action out.
+    """An MLP Q-network: flattened observation in, one value per action out.
 
     Input and output sizes are read from the env spec (a Box observation space, a
     Discrete action space); only the hidden layers are written in the graph. Weights are

@@ -76,7 +76,10 @@ class Optimizer(Node):
 
 @register
 class Adam(Optimizer):
-    """Trains a module with Adam; optional gradient-norm clipping."""
+    """Trains a module with Adam, one step on the loss per firing.
+
+    Gradient-norm clipping is optional; see Optimizer for how several optimizers share
+    a graph."""
 
     params = {**Optimizer.common_params,
               "betas": Param(list, [0.9, 0.999], "running-average coefficients",
@@ -93,7 +96,9 @@ class Adam(Optimizer):
 
 @register
 class RMSprop(Optimizer):
-    """Trains a module with RMSprop (the optimizer of the 2015 DQN paper)."""
+    """Trains a module with RMSprop, one step on the loss per firing.
+
+    The optimizer of the 2015 DQN paper; gradient-norm clipping is optional."""
 
     params = {**Optimizer.common_params,
               "alpha": Param(float, 0.99, "smoothing constant", low=0.0, high=1.0),
@@ -111,7 +116,9 @@ class RMSprop(Optimizer):
 
 @register
 class SGD(Optimizer):
-    """Trains a module with stochastic gradient descent, optionally with momentum."""
+    """Trains a module with SGD (momentum optional), one step on the loss per firing.
+
+    Gradient-norm clipping is optional."""
 
     params = {**Optimizer.common_params,
               "momentum": Param(float, 0.0, "momentum factor", low=0.0),

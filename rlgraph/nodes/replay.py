@@ -115,7 +115,7 @@ class ReplayBuffer(Node):
 
 @register
 class UniformSampler(Node):
-    """Draws a batch of transitions uniformly at random (with replacement) from a buffer.
+    """Draws batches of transitions uniformly (with replacement) from a replay buffer.
 
     Emits nothing until the buffer holds `min_size` transitions; how often it fires is
     set by the node's triggers (every / after / on / repeat).

@@ -1,0 +1,35 @@
+"""Every built-in node documents itself: what `rlgraph nodes` shows a user."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from rlgraph.cli import main
+from rlgraph.core import REGISTRY
+
+BUILTIN = [name for name in REGISTRY.names()
+           if REGISTRY.resolve(name).__module__.startswith("rlgraph.nodes.")]
+
+
+def test_the_dqn_family_is_registered():
+    assert set(BUILTIN) >= {
+        "GymEnv", "ScaleReward", "EpsilonGreedy", "Greedy", "MLP", "ReplayBuffer",
+        "UniformSampler", "DQNLoss", "DoubleDQNLoss", "TargetNetwork", "Adam", "RMSprop",
+        "SGD", "Metrics"}
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_node_documents_itself(name, capsys):
+    cls = REGISTRY.resolve(name)
+    doc = inspect.getdoc(cls) or ""
+    first = doc.splitlines()[0] if doc else ""
+    assert first.endswith(".") and len(first) <= 90, f"{name}: first docstring line {first!r}"
+    undocumented = [f"{table}.{key}" for table in ("inputs", "outputs", "params")
+                    for key, decl in getattr(cls, table).items() if not decl.doc]
+    assert undocumented == []
+    assert main(["nodes", name]) == 0
+    shown = capsys.readouterr().out
+    for key in [*cls.inputs, *cls.outputs, *cls.params]:
+        assert f"  {key} " in shown
