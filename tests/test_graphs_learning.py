@@ -86,13 +86,13 @@ def test_same_seed_gives_identical_episode_returns():
 
 
 def test_several_envs_fill_replay_with_every_env_step():
-    overrides = ("env.num_envs=4", "sample.every=64", "sample.after=250",
+    overrides = ("env.num_envs=4", "sample.every=64", "sample.after=250", "sample.repeat=8",
                  "target.every=64", "target.after=250")
     with build(load(GRAPHS / "dqn_target.yaml", overrides=overrides), seed=2) as graph:
         graph.run(1001)  # tick 0 resets, then 1000 ticks x 4 envs
         assert graph.nodes["env"].env_steps == 4000
         assert len(graph.nodes["replay"].memory) == 4000
-        assert graph.nodes["optim"].updates == 128 * len(range(256, 1001, 64))
+        assert graph.nodes["optim"].updates == 8 * len(range(256, 1001, 64))
         assert graph.nodes["metrics"].report()["episodes"] > 4000 / 100
 
 
@@ -128,8 +128,8 @@ def test_two_line_custom_loss_from_a_yaml_file(tmp_path):
     (tmp_path / "custom.yaml").write_text(text)
     with build(tmp_path / "custom.yaml", seed=1) as graph:
         assert type(graph.nodes["loss"]).__name__ == "MSELoss"
-        graph.run(1300)  # bursts of 128 updates at ticks 1024 and 1280
-        assert graph.nodes["optim"].updates == 256
+        graph.run(1300)  # bursts of 64 updates at ticks 1024, 1152 and 1280
+        assert graph.nodes["optim"].updates == 192
         batch = graph.nodes["sample"].memory.gather(torch.arange(64))
         out = graph.nodes["loss"].step(batch)
         assert torch.allclose(out["losses"], out["td_error"] ** 2)
@@ -159,7 +159,7 @@ def test_two_learners_in_one_graph_train_their_own_networks(tmp_path):
         a = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
         b = [p.detach().clone() for p in graph.value("qnet_b.module").parameters()]
         graph.run(1300)
-        assert graph.nodes["optim"].updates == graph.nodes["optim_b"].updates == 256
+        assert graph.nodes["optim"].updates == graph.nodes["optim_b"].updates == 192
         assert all(not torch.equal(x, y) for x, y in
                    zip(a, graph.value("qnet.module").parameters()))
         assert all(not torch.equal(x, y) for x, y in
