@@ -245,12 +245,17 @@ def find_stream_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[
 
 
 def find_build_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphError]:
-    """A loop through static wires cannot be built: no node can be constructed first."""
+    """A loop through static wires cannot be built: no node can be constructed first.
+
+    Stream wires already reported in a stream cycle count as delayed here (the fix the
+    stream-cycle error suggests), so one mistake is not reported twice."""
     g = dependency_graph(spec, classes, include_static=True)
     stream_only = dependency_graph(spec, classes, include_static=False)
-    stream_cyclic = {n for c in _cyclic_components(stream_only) for n in c}
+    for component in _cyclic_components(stream_only):
+        g.remove_edges_from([(u, v, k) for u, v, k, static in g.edges(keys=True, data="static")
+                             if not static and u in component and v in component])
     return [_cycle_error(spec, g, component, static=True)
-            for component in _cyclic_components(g) if not component <= stream_cyclic]
+            for component in _cyclic_components(g)]
 
 
 def _cyclic_components(g: nx.MultiDiGraph) -> list[set[str]]:
