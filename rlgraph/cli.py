@@ -59,7 +59,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         print(list_types(REGISTRY))
         return EXIT_OK
     try:
-        cls = REGISTRY.resolve(args.type)
+        cls = REGISTRY.resolve(args.type, base_dir=Path.cwd())
     except RegistryError as exc:
         print(f"error: {exc.message}" + (f"\n    hint: {exc.hint}" if exc.hint else ""),
               file=sys.stderr)

@@ -255,3 +255,16 @@ def test_build_error_from_setup_is_located(toy_registry):
     error = info.value.errors[0]
     assert (error.node, error.port, error.loc.line) == ("p", "module", 5)
     assert "blob too small" in error.format() and "use size >= 10" in error.format()
+
+
+def test_stream_wires_back_to_a_static_producer_are_not_a_build_cycle(toy_registry):
+    # like a target network that fires on loss.loss while the loss reads its module
+    g = make("""
+nodes:
+  c: {type: Counter}
+  blob: {type: Blob, on: use.y}
+  use: {type: UsesBlob, in: {module: blob.module, x: c.count}}
+""", toy_registry)
+    assert g.build_order.index("blob") < g.build_order.index("use")
+    g.run(2)
+    assert g.value("use.y") == 3.0

@@ -158,3 +158,9 @@ def test_yaml_duplicate_keys_and_merges():
     assert data["k"] == {"y": 3, "x": 1}  # explicit keys win over merged ones
     assert len(errors) == 1
     assert errors[0].loc.line == 5 and "duplicate key 'k'" in errors[0].message
+
+
+def test_yaml_reads_exponent_floats_as_numbers():
+    data, errors = load_yaml("lr: 1e-3\nquoted: '1e-3'\nbig: -2.5E+4\n", "f.yaml")
+    assert errors == []
+    assert data == {"lr": 0.001, "quoted": "1e-3", "big": -25000.0}

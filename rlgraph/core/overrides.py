@@ -6,7 +6,7 @@
     --set agent_a.loss.gamma=0.9 nested names of subgraph nodes
     --set agent_a.gamma=0.9      a param a subgraph exports
 
-Values are read as YAML (`0.98`, `[64, 64]`, `true`). An unknown param is reported by
+Values are read as YAML (`0.98`, `1e-3`, `[64, 64]`, `true`). An unknown param is reported by
 the usual checks, located at the override: `--set loss.gama=0.98: error: ...`.
 """
 
@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from .errors import GraphError, Loc, choices_hint
 from .spec import GraphSpec, NodeSpec, _Parser
-from .yamlsrc import YMap
+from .yamlsrc import YMap, load_yaml
 
 TOP_LEVEL = {"seed": 0, "steps": 1}  # key -> lowest allowed value
 TRIGGER_KEYS = ("every", "after", "until", "on", "repeat")
@@ -37,12 +35,11 @@ def apply_overrides(spec: GraphSpec, overrides: Sequence[str]) -> list[GraphErro
             errors.append(GraphError(f"'{text}' is not KEY=VALUE", loc,
                                      hint="e.g.  --set loss.gamma=0.98"))
             continue
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc)
+        value, problems = load_yaml(raw, loc.file) if raw.strip() else (None, [])
+        if problems:
+            problem = problems[0].message.removeprefix("malformed YAML: ")
             errors.append(GraphError(f"cannot read the value '{raw}': {problem}", loc,
-                                     hint="values are YAML: 0.98, true, [64, 64], 'text'"))
+                                     hint="values are YAML: 0.98, 1e-3, true, [64, 64], 'text'"))
             continue
         if value is None:
             errors.append(GraphError(f"no value given for '{key}'", loc,

@@ -14,15 +14,15 @@ from .spec import EdgeSpec, GraphSpec
 
 
 def dependency_graph(spec: GraphSpec, classes: dict[str, type[Node]],
-                  include_static: bool) -> nx.MultiDiGraph:
-    """Nodes and the non-delayed edges that order a tick (or, with statics, the build)."""
+                     static: bool) -> nx.MultiDiGraph:
+    """Nodes and the wires that order them: with static=False the non-delayed stream
+    wires (and `on:` triggers) that order a tick; with static=True the static wires
+    that order construction."""
     g = nx.MultiDiGraph()
     g.add_nodes_from(spec.nodes)
     for edge in dependency_edges(spec, classes):
-        static = _is_static(edge, classes)
-        if edge.delayed or (static and not include_static):
-            continue
-        g.add_edge(edge.src.node, edge.dst_node, edge=edge, static=static)
+        if _is_static(edge, classes) == static and not edge.delayed:
+            g.add_edge(edge.src.node, edge.dst_node, edge=edge)
     return g
 
 
@@ -47,14 +47,15 @@ def _yaml_ordered_sort(spec: GraphSpec, g: nx.MultiDiGraph) -> list[str]:
 
 
 def build_order(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[str]:
-    """Construction order: static and non-delayed stream wires both come first."""
-    return _yaml_ordered_sort(spec, dependency_graph(spec, classes, include_static=True))
+    """Construction order: a node is built after the nodes whose static outputs
+    (modules, specs, buffers) it takes."""
+    return _yaml_ordered_sort(spec, dependency_graph(spec, classes, static=True))
 
 
 def tick_order(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[str]:
     """Firing order within a tick: non-delayed stream wires only; nodes that do no
     per-tick work (no `step`) are left out."""
-    order = _yaml_ordered_sort(spec, dependency_graph(spec, classes, include_static=False))
+    order = _yaml_ordered_sort(spec, dependency_graph(spec, classes, static=False))
     return [name for name in order if classes[name].fires()]
 
 

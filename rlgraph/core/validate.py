@@ -239,21 +239,14 @@ def check_repeats(spec: GraphSpec, classes: dict[str, type[Node]],
 
 def find_stream_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphError]:
     """A loop of non-delayed stream wires cannot be ordered within a tick."""
-    g = dependency_graph(spec, classes, include_static=False)
+    g = dependency_graph(spec, classes, static=False)
     return [_cycle_error(spec, g, component, static=False)
             for component in _cyclic_components(g)]
 
 
 def find_build_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphError]:
-    """A loop through static wires cannot be built: no node can be constructed first.
-
-    Stream wires already reported in a stream cycle count as delayed here (the fix the
-    stream-cycle error suggests), so one mistake is not reported twice."""
-    g = dependency_graph(spec, classes, include_static=True)
-    stream_only = dependency_graph(spec, classes, include_static=False)
-    for component in _cyclic_components(stream_only):
-        g.remove_edges_from([(u, v, k) for u, v, k, static in g.edges(keys=True, data="static")
-                             if not static and u in component and v in component])
+    """A loop of static wires cannot be built: no node in it can be constructed first."""
+    g = dependency_graph(spec, classes, static=True)
     return [_cycle_error(spec, g, component, static=True)
             for component in _cyclic_components(g)]
 

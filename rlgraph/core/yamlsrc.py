@@ -1,7 +1,7 @@
 """Safe YAML loading that remembers where every key and value came from.
 
 Mapping keys are always kept as the strings written (`on:` stays "on", not YAML 1.1's
-True): in a graph file every key is a name.
+True): in a graph file every key is a name. Plain scalars like 1e-3 are numbers.
 
 PyYAML's safe loader forgets positions and silently keeps the last of two equal keys.
 Here the document is composed into PyYAML nodes (which carry marks) and turned into
@@ -11,6 +11,7 @@ key is an error that points at both occurrences.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -20,6 +21,9 @@ from yaml.nodes import MappingNode, Node as YamlNode, ScalarNode, SequenceNode
 from .errors import GraphError, Loc
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+# YAML 1.1 (PyYAML) reads 1e-3 as a string; YAML 1.2 and every RL config mean a number.
+EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 class YMap(dict):
@@ -96,6 +100,8 @@ class _Builder:
             out.item_locs = [self.loc(item) for item in node.value]
             return out
         assert isinstance(node, ScalarNode)
+        if node.style is None and node.tag == STR_TAG and EXPONENT_FLOAT.match(node.value):
+            return float(node.value)
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
