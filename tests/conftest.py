@@ -15,3 +15,14 @@ from rlgraph.core import Registry  # noqa: E402
 def toy_registry() -> Registry:
     """A registry holding only the toy nodes (no torch import, no entry points)."""
     return support.toy_registry()
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Small networks: one thread is fastest on a shared 2-core machine and keeps runs
+    reproducible."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

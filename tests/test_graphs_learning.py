@@ -18,13 +18,6 @@ GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small networks: one thread is fastest and keeps runs reproducible
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def greedy_return(module: torch.nn.Module, episodes: int = 10, seed: int = 12345) -> float:

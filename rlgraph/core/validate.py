@@ -294,8 +294,8 @@ def find_suspicious_wiring(spec: GraphSpec,
             if decl.optional and decl.warn_unconnected and port not in node.inputs:
                 warnings.append(GraphWarning(
                     f"optional input '{port}' is not connected: {decl.doc}", node.loc,
-                    node=node.name, port=port, hint=f"wire it under 'in:' unless this is on "
-                                                    f"purpose"))
+                    node=node.name, port=port,
+                    hint="wire it under 'in:' unless this is on purpose"))
         for port, decl in cls.outputs.items():
             if decl.warn_unconnected and (node.name, port) not in consumed:
                 warnings.append(GraphWarning(

@@ -9,13 +9,6 @@ import torch
 from rlgraph.nodes.data import EnvSpec
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny tensors: threads only add scheduling noise on a shared 2-core machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
