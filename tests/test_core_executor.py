@@ -235,7 +235,6 @@ nodes:
 
 
 def test_build_error_from_setup_is_located(toy_registry):
-    from toy_nodes import TOY_NODES  # noqa: F401  (registry already holds them)
     from rlgraph.core import In, Kind, Node
 
     class Picky(Node):
