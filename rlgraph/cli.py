@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .core import REGISTRY, GraphErrors, RegistryError, check_file
@@ -84,6 +84,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     return render_file(args.file, args.output, overrides=args.set)
 
 
+def count(low: int) -> Callable[[str], int]:
+    """argparse type: an integer >= low (a bad value is a usage error, exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a param or trigger, e.g. loss.gamma=0.98 "
@@ -102,8 +115,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="build a graph and run it")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--steps", type=int, help="ticks to run (default: the file's 'steps')")
-    p.add_argument("--seed", type=int, help="graph seed (default: the file's 'seed')")
+    p.add_argument("--steps", type=count(1), help="ticks to run (default: the file's 'steps')")
+    p.add_argument("--seed", type=count(0), help="graph seed (default: the file's 'seed')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", metavar="DIR",
                    help="run folder (default: runs/<graph>-<timestamp>; never overwritten)")

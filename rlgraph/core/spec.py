@@ -131,6 +131,12 @@ class Interface:
     outputs: dict[str, PortRef] = field(default_factory=dict)
     params: dict[str, list[PortRef]] = field(default_factory=dict)
 
+    def refs(self) -> list[tuple[str, PortRef]]:
+        """Every (section, inner reference) the interface makes."""
+        return ([("inputs", r) for rs in self.inputs.values() for r in rs]
+                + [("params", r) for rs in self.params.values() for r in rs]
+                + [("outputs", r) for r in self.outputs.values()])
+
     def targets(self) -> set[tuple[str, str]]:
         """Inner (node, input) pairs fed from outside."""
         return {(r.node, r.port) for refs in self.inputs.values() for r in refs}
@@ -152,6 +158,14 @@ class GraphSpec:
 
     def edges(self) -> list[EdgeSpec]:
         return [e for n in self.nodes.values() for e in n.inputs.values()]
+
+
+def missing_interface_nodes(spec: GraphSpec) -> list[GraphError]:
+    """Interface references to nodes the graph does not have."""
+    return [GraphError(f"'{section}' of graph '{spec.name}' names a node '{ref.node}' that "
+                       f"does not exist", ref.loc,
+                       hint=choices_hint(ref.node, spec.nodes, "node names"))
+            for section, ref in spec.interface.refs() if ref.node not in spec.nodes]
 
 
 def read_graph(path: str | Path, _including: tuple[Path, ...] = ()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import GraphError, choices_hint
 from .overrides import set_param
-from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef
+from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes
 from .yamlsrc import YMap
 
 SUBGRAPH_SUFFIXES = (".yaml", ".yml")
@@ -56,7 +56,7 @@ def expand_subgraphs(spec: GraphSpec, errors: list[GraphError],
             continue
         _check_no_triggers(node, errors)
         renamed = {name: _renamed(n, node.name) for name, n in inner.nodes.items()}
-        _check_interface(inner, errors)
+        errors.extend(missing_interface_nodes(inner))
         _wire_inside(node, inner, renamed, errors)
         nodes.update((n.name, n) for n in renamed.values())
         iface = inner.interface
@@ -83,19 +83,6 @@ def _check_no_triggers(node: NodeSpec, errors: list[GraphError]) -> None:
         errors.append(GraphError(
             "triggers cannot be set on a subgraph node", node.loc, node=node.name,
             hint="put every/after/until/on/repeat on the nodes inside the subgraph file"))
-
-
-def _check_interface(inner: GraphSpec, errors: list[GraphError]) -> None:
-    iface = inner.interface
-    for section, refs in (("inputs", [r for rs in iface.inputs.values() for r in rs]),
-                          ("params", [r for rs in iface.params.values() for r in rs]),
-                          ("outputs", list(iface.outputs.values()))):
-        for ref in refs:
-            if ref.node not in inner.nodes:
-                errors.append(GraphError(
-                    f"'{section}' of subgraph '{inner.name}' names a node '{ref.node}' that "
-                    f"does not exist", ref.loc,
-                    hint=choices_hint(ref.node, inner.nodes, "node names")))
 
 
 def _wire_inside(node: NodeSpec, inner: GraphSpec, renamed: dict[str, NodeSpec],

@@ -17,7 +17,7 @@ from .node import Node
 from .ports import In, Out, kinds_compatible
 from .registry import REGISTRY, Registry, RegistryError
 from .schedule import dependency_edges, dependency_graph, mixed_consumers, repeat_cones
-from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef
+from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes
 
 
 @dataclass
@@ -96,22 +96,14 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
 def check_interface(spec: GraphSpec, classes: dict[str, type[Node]],
                     errors: list[GraphError]) -> None:
     """A subgraph file's exported inputs, outputs and params name real inner ports."""
-    iface = spec.interface
-    sections = [("inputs", r, "inputs") for rs in iface.inputs.values() for r in rs]
-    sections += [("params", r, "params") for rs in iface.params.values() for r in rs]
-    sections += [("outputs", r, "outputs") for r in iface.outputs.values()]
-    for section, ref, table in sections:
-        if ref.node not in spec.nodes:
-            errors.append(GraphError(
-                f"'{section}' names a node '{ref.node}' that does not exist", ref.loc,
-                hint=choices_hint(ref.node, spec.nodes, "node names")))
-            continue
+    errors.extend(missing_interface_nodes(spec))
+    for section, ref in spec.interface.refs():
         cls = classes.get(ref.node)
-        if cls is not None and ref.port not in getattr(cls, table):
+        if cls is not None and ref.port not in getattr(cls, section):
             errors.append(GraphError(
-                f"'{section}' names '{ref}', but {cls.__name__} has no {table[:-1]} "
+                f"'{section}' names '{ref}', but {cls.__name__} has no {section[:-1]} "
                 f"'{ref.port}'", ref.loc, node=ref.node,
-                hint=choices_hint(ref.port, getattr(cls, table), table)))
+                hint=choices_hint(ref.port, getattr(cls, section), section)))
 
 
 def check_required_inputs(spec: GraphSpec, node: NodeSpec, cls: type[Node],

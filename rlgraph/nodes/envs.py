@@ -85,19 +85,20 @@ class GymEnv(Node):
             return {"obs": self._obs}
         act = action.detach().cpu().numpy()
         next_obs, reward, terminated, truncated, info = self.env.step(act)
-        final = next_obs
+        current = _as_obs(next_obs)
+        final = current  # what each action led to; no node modifies tensors in place
         if "_final_obs" in info:  # rows whose episode ended: the reset obs replaced them
-            final = next_obs.copy()
+            final = current.clone()
             for i in np.flatnonzero(info["_final_obs"]):
-                final[i] = info["final_obs"][i]
+                final[i] = torch.as_tensor(info["final_obs"][i], dtype=torch.float32)
         transition = Transition(
             obs=self._obs,
             action=torch.as_tensor(act, dtype=torch.int64 if self._discrete else None),
             reward=torch.tensor(reward, dtype=torch.float32),
-            next_obs=_as_obs(final),
+            next_obs=final,
             terminated=torch.tensor(terminated, dtype=torch.bool),
             truncated=torch.tensor(truncated, dtype=torch.bool))
-        self._obs = _as_obs(next_obs)
+        self._obs = current
         self.env_steps += self.num_envs
         self._return += reward
         self._length += 1
