@@ -10,7 +10,7 @@ import inspect
 from typing import Any
 
 from .core import Node, Param, Registry
-from .core.spec import NODE_KEYS
+from .core.spec import DEVICE_HINT, DEVICE_RE, NODE_KEYS
 
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$"
 _JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string",
@@ -102,6 +102,8 @@ def graph_schema(registry: Registry) -> dict[str, Any]:
             "description": {"type": "string"},
             "seed": {**count, "description": "graph seed, fanned out to one seed per node"},
             "steps": {**count, "minimum": 1, "description": "ticks to run"},
+            "device": {"type": "string", "pattern": DEVICE_RE.pattern,
+                       "description": DEVICE_HINT},
             "nodes": {"type": "object", "minProperties": 1,
                       "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
                       "additionalProperties": {"$ref": "#/definitions/node"}},

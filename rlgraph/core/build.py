@@ -75,7 +75,8 @@ def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str,
         if cls.inputs[port].static:
             statics[port] = built[edge.src.node].static_outputs[edge.src.port]
     try:
-        return cls(name=name, seed=seed, clock=clock, **dict(node_spec.params), **statics)
+        return cls(name=name, seed=seed, clock=clock, device=spec.device,
+                   **dict(node_spec.params), **statics)
     except NodeConfigError as exc:
         edge = node_spec.inputs.get(exc.port) if exc.port else None
         loc = edge.loc if edge is not None else node_spec.loc

@@ -53,6 +53,7 @@ def dump_spec(spec: GraphSpec, seeds: dict[str, int] | None = None) -> str:
     data["seed"] = spec.seed
     if spec.steps is not None:
         data["steps"] = spec.steps
+    data["device"] = spec.device
     data["nodes"] = {name: _node(node) for name, node in spec.nodes.items()}
     text = f"# {spec.name}, resolved from {spec.file}: overrides applied, subgraphs " \
            f"expanded.\n"

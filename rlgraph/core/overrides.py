@@ -1,6 +1,6 @@
 """`--set key=value` overrides on a parsed graph, checked like the file itself.
 
-    --set seed=3                 top-level seed / steps / name
+    --set seed=3                 top-level seed / steps / name / device
     --set loss.gamma=0.98        a param of node `loss`
     --set sample.every=8         a trigger (every, after, until, on, repeat) or the type
     --set agent_a.loss.gamma=0.9 nested names of subgraph nodes
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import GraphError, Loc, choices_hint
-from .spec import GraphSpec, NodeSpec, _Parser
+from .spec import DEVICE_HINT, GraphSpec, NodeSpec, _Parser, device_problem
 from .yamlsrc import YMap, load_yaml
 
 TOP_LEVEL = {"seed": 0, "steps": 1}  # key -> lowest allowed value
@@ -81,6 +81,12 @@ def _apply_top_level(spec: GraphSpec, key: str, value: Any, loc: Loc,
                      errors: list[GraphError]) -> None:
     if key == "name" and isinstance(value, str):
         spec.name = value
+    elif key == "device":
+        problem = device_problem(value)
+        if problem:
+            errors.append(GraphError(problem, loc, hint=DEVICE_HINT))
+        else:
+            spec.device = value
     elif key in TOP_LEVEL and isinstance(value, int) and not isinstance(value, bool) \
             and value >= TOP_LEVEL[key]:
         setattr(spec, key, value)
@@ -90,7 +96,7 @@ def _apply_top_level(spec: GraphSpec, key: str, value: Any, loc: Loc,
     else:
         errors.append(GraphError(
             f"'{key}' is neither a top-level setting nor NODE.PARAM", loc,
-            hint=choices_hint(key, [*TOP_LEVEL, "name", *spec.nodes], "keys")))
+            hint=choices_hint(key, [*TOP_LEVEL, "name", "device", *spec.nodes], "keys")))
 
 
 def _apply_trigger(spec: GraphSpec, node: NodeSpec, field: str, value: Any, loc: Loc,

@@ -25,7 +25,7 @@ from .errors import GraphError, Loc, choices_hint
 from .ports import ABSENT
 from .yamlsrc import YList, YMap, load_yaml, loc_of
 
-TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "nodes", "inputs", "outputs",
+TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "device", "nodes", "inputs", "outputs",
                   "params")
 INTERFACE_KEYS = ("inputs", "outputs", "params")
 NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on", "repeat")
@@ -148,6 +148,7 @@ class GraphSpec:
     file: str
     seed: int = 0
     steps: int | None = None
+    device: str = "cpu"
     description: str = ""
     nodes: dict[str, NodeSpec] = field(default_factory=dict)
     base_dir: Path | None = None
@@ -158,6 +159,18 @@ class GraphSpec:
 
     def edges(self) -> list[EdgeSpec]:
         return [e for n in self.nodes.values() for e in n.inputs.values()]
+
+
+DEVICE_RE = re.compile(r"^(cpu|auto|cuda|cuda:\d+|mps)$")
+DEVICE_HINT = ("device: cpu (the default), cuda, cuda:N, mps, or auto "
+               "(cuda when torch sees a GPU, else cpu)")
+
+
+def device_problem(value: Any) -> str | None:
+    """Why `value` is not a device name (None if it is one)."""
+    if isinstance(value, str) and DEVICE_RE.match(value):
+        return None
+    return f"'device' must be cpu, cuda, cuda:N, mps or auto, got {value!r}"
 
 
 def missing_interface_nodes(spec: GraphSpec) -> list[GraphError]:
@@ -223,6 +236,8 @@ class _Parser:
         spec.description = self.scalar(data, "description", str, "")
         spec.seed = self.integer(data, "seed", 0, low=0)
         spec.steps = self.integer(data, "steps", None, low=1)
+        if "device" in data:
+            spec.device = self.device(data["device"], data.value_loc("device"))
         nodes = data.get("nodes")
         if "nodes" not in data:
             self.error("the graph has no 'nodes:' section", data.loc, hint=EXAMPLE)
@@ -274,6 +289,13 @@ class _Parser:
             self.error(f"'{key}' must be a {typ.__name__}, got {_what(value)}",
                        data.value_loc(key))
             return default
+        return value
+
+    def device(self, value: Any, loc: Loc) -> str:
+        problem = device_problem(value)
+        if problem:
+            self.error(problem, loc, hint=DEVICE_HINT)
+            return "cpu"
         return value
 
     def integer(self, data: YMap, key: str, default: int | None, low: int,
