@@ -1,4 +1,5 @@
-"""The `rlgraph` command: validate, run, nodes, render."""
+"""The `rlgraph` command: validate, run, resume, eval, compare, plot, nodes, render,
+schema."""
 
 from __future__ import annotations
 
@@ -43,10 +44,40 @@ def _position(error: GraphError) -> tuple:
     return (loc is None or loc.line == 0, loc.line if loc else 0, loc.col if loc else 0)
 
 
+def _run_options(args: argparse.Namespace):
+    from .runner import RunOptions
+    return RunOptions(quiet=args.quiet, checkpoint_every=args.checkpoint_every,
+                      keep=args.keep_checkpoints, replay=args.checkpoint_replay,
+                      tensorboard=args.tensorboard)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_graph
-    return run_graph(args.file, steps=args.steps, seed=args.seed, quiet=args.quiet,
-                     overrides=args.set, out=args.out)
+    return run_graph(args.file, steps=args.steps, seed=args.seed, overrides=args.set,
+                     out=args.out, options=_run_options(args))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .runner import resume_run
+    return resume_run(args.run_dir, steps=args.steps, options=_run_options(args))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import eval_run
+    return eval_run(args.target, episodes=args.episodes, seed=args.seed, q=args.q)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+    return compare(args.files, args.seeds, output=args.output, steps=args.steps,
+                   jobs=args.jobs, overrides=args.set, out_dir=args.out, y=args.y,
+                   smooth=args.smooth)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_runs
+    return plot_runs(args.run_dirs, args.output, y=args.y, smooth=args.smooth,
+                     title=args.title)
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -103,6 +134,29 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
                              "(repeatable; nested names like agent_a.loss.gamma work)")
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--checkpoint-every", type=count(0), metavar="TICKS",
+                        help="checkpoint every TICKS ticks (default: a tenth of the run; "
+                             "0: only at the end and on Ctrl-C)")
+    parser.add_argument("--keep-checkpoints", type=count(1), default=2, metavar="K",
+                        help="newest checkpoints kept (default 2)")
+    parser.add_argument("--checkpoint-replay", action=argparse.BooleanOptionalAction,
+                        default=True, help="save replay contents in checkpoints (default: "
+                        "yes; without them a resumed run starts with an empty buffer and "
+                        "is no longer exact)")
+    parser.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=True,
+                        help="write TensorBoard events to tb/ (default: yes)")
+
+
+def add_curve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--y", choices=("return", "eval"), default="return",
+                        help="training episode returns (metrics.csv) or greedy evaluation "
+                             "returns (eval.csv)")
+    parser.add_argument("--smooth", type=count(1), default=10,
+                        help="training returns: mean of the last N episodes (default 10)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlgraph", description="Deep-RL agents as typed dataflow graphs.")
@@ -113,15 +167,53 @@ def make_parser() -> argparse.ArgumentParser:
     add_set_option(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("run", help="build a graph and run it")
+    p = sub.add_parser("run", help="build a graph and train it in a new run folder")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--steps", type=count(1), help="ticks to run (default: the file's 'steps')")
     p.add_argument("--seed", type=count(0), help="graph seed (default: the file's 'seed')")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--out", metavar="DIR",
                    help="run folder (default: runs/<graph>-<timestamp>; never overwritten)")
     add_set_option(p)
+    add_run_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="continue a run folder from its newest checkpoint")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--steps", type=count(1),
+                   help="run until this tick (default: the graph's 'steps')")
+    add_run_options(p)
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("eval", help="greedy episodes of a run's trained network")
+    p.add_argument("target", metavar="RUN_DIR|CHECKPOINT")
+    p.add_argument("--episodes", type=count(1), default=10, help="episodes (default 10)")
+    p.add_argument("--seed", type=count(0), default=1_000_000,
+                   help="seed of the first episode's env (default 1000000)")
+    p.add_argument("--q", metavar="NODE.PORT",
+                   help="the network to act with (default: the one the policy uses)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("compare", help="run graphs over seeds; plot mean ± std curves")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--seeds", type=count(1), default=5, help="seeds 1..N per graph (default 5)")
+    p.add_argument("-o", "--output", metavar="PNG",
+                   help="picture (default: curves.png in the output folder); the CSV goes "
+                        "beside it")
+    p.add_argument("--steps", type=count(1), help="ticks per run (default: each file's)")
+    p.add_argument("--jobs", type=count(1), help="runs side by side (default: min(cores, runs))")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for the runs (default: runs/compare-<timestamp>)")
+    add_curve_options(p)
+    add_set_option(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("plot", help="plot finished runs, one band per graph")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="PNG",
+                   help="picture (.png, .svg, .pdf); the CSV goes beside it")
+    p.add_argument("--title", help="title of the plot")
+    add_curve_options(p)
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("nodes", help="list node types, or describe one")
     p.add_argument("type", nargs="?", metavar="TYPE")

@@ -1,24 +1,50 @@
-"""`rlgraph run`: build a graph, run it with progress, leave its results in a run folder.
+"""`rlgraph run` and `rlgraph resume`: train a graph with progress, logs and checkpoints.
 
-A run folder (`runs/<graph>-<timestamp>/`, or `--out DIR`) holds:
-- graph.yaml    the graph exactly as it ran (overrides applied, derived seeds noted);
-                `rlgraph run` on it repeats the run
-- graph.png     the wiring diagram (graph.dot when graphviz's `dot` is missing)
-- summary.json  ticks, wall time, seeds, and every node's final report
+A run folder (`runs/<graph>-<timestamp>/`, or `--out DIR`, never overwritten) holds:
+- graph.yaml     the graph exactly as it ran (overrides applied, derived seeds noted)
+- graph.png      the wiring diagram (graph.dot when graphviz's `dot` is missing)
+- metrics.csv    one row per finished episode (tick, env_steps, episode, return, length)
+- eval.csv       one row per evaluation, when the graph has an EvalEpisodes node
+- tb/            TensorBoard events: episode returns and every node's report
+- checkpoints/   ckpt-<tick>.pt: the whole graph state, every --checkpoint-every ticks,
+                 at the end, and on Ctrl-C
+- summary.json   written at the start (status running) and at the end: ticks, wall
+                 time, seeds, status, failure if any, every node's final report
 """
 
 from __future__ import annotations
 
 import json
+import random
+import re
+import signal
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from . import checkpoint as ckpt
 from .core import REGISTRY, CheckedGraph, Graph, GraphError, GraphErrors, Loc, build, load
 from .core.dump import dump_spec
+from .progress import Progress
+from .writers import RunLog, env_steps
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass
+class RunOptions:
+    """How a run checkpoints, logs and shows progress."""
+
+    quiet: bool = False
+    checkpoint_every: int | None = None  # ticks; None: a tenth of the run; 0: only at the end
+    keep: int = 2  # newest checkpoints kept
+    replay: bool = True  # replay contents in checkpoints (exact resume)
+    tensorboard: bool = True
 
 
 def collect_report(graph: Graph) -> dict[str, Any]:
@@ -27,52 +53,14 @@ def collect_report(graph: Graph) -> dict[str, Any]:
             for key, value in node.report().items()}
 
 
-def _format_report(report: dict[str, Any]) -> str:
-    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in report.items())
-
-
-class Progress:
-    """A live bar on a terminal, plain periodic lines otherwise."""
-
-    def __init__(self, total: int, quiet: bool) -> None:
-        self.total, self.quiet = total, quiet
-        self.start = time.perf_counter()
-        self.bar = None
-        if not quiet and sys.stdout.isatty():
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar,
-                                       TextColumn, TimeRemainingColumn)
-            self.bar = Bar(TextColumn("ticks"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                           TextColumn("{task.fields[info]}"))
-            self.task = self.bar.add_task("run", total=total, rate="", info="")
-            self.bar.start()
-        self.last_line = self.start
-
-    def __call__(self, graph: Graph, done: int) -> None:
-        if self.quiet:
-            return
-        elapsed = time.perf_counter() - self.start
-        rate = f"{done / elapsed:,.0f} ticks/s" if elapsed > 0 else ""
-        info = _format_report(collect_report(graph))
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, rate=rate, info=info)
-        elif time.perf_counter() - self.last_line >= 5.0 or done == self.total:
-            self.last_line = time.perf_counter()
-            print(f"[{done}/{self.total}] {rate}  {info}", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def make_run_dir(name: str, out: str | Path | None) -> Path:
     """A new, empty run folder; an existing non-empty one is never overwritten."""
     path = Path(out) if out else Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise GraphErrors([GraphError(
             f"run folder {path} already exists and is not empty", Loc(str(path)),
-            hint="choose another --out, or move the old run away")])
+            hint="choose another --out, move the old run away, or continue it with "
+                 f"`rlgraph resume {path}`")])
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -89,9 +77,20 @@ def draw(checked: CheckedGraph, run_dir: Path) -> None:
         print(f"note: {exc}", file=sys.stderr)
 
 
+def seed_globals(seed: int) -> None:
+    """Seed the process-wide RNGs too, for nodes that draw from them."""
+    import numpy as np
+    import torch
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 def run_graph(path: str | Path, steps: int | None = None, seed: int | None = None,
               quiet: bool = False, overrides: Sequence[str] = (),
-              out: str | Path | None = None) -> int:
+              out: str | Path | None = None, options: RunOptions | None = None) -> int:
+    """Build a graph file and train it in a new run folder; the exit code."""
+    options = options or RunOptions(quiet=quiet)
     checked = load(path, REGISTRY, overrides)
     for warning in checked.warnings:
         print(warning.format(), file=sys.stderr)
@@ -103,32 +102,220 @@ def run_graph(path: str | Path, steps: int | None = None, seed: int | None = Non
             "nothing to run: the graph has no 'steps' and --steps was not given",
             Loc(str(path), 1, 1), hint="add 'steps: N' at the top level or pass --steps N")])
     run_dir = make_run_dir(checked.spec.name, out)
-    graph = build(checked, seed=seed)
+    if seed is not None:
+        checked.spec.seed = seed
+    seed_globals(checked.spec.seed)
+    graph = build(checked)
     (run_dir / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds), encoding="utf-8")
     draw(checked, run_dir)
-    progress = Progress(ticks, quiet)
-    start = time.perf_counter()
-    interrupted = False
-    with graph:
+    return Session(graph, run_dir, str(path), ticks, options).run()
+
+
+def resume_run(run_dir: str | Path, steps: int | None = None,
+               options: RunOptions | None = None) -> int:
+    """Continue a run folder from its newest checkpoint, into the same folder, until
+    tick `steps` (default: the graph's steps)."""
+    options = options or RunOptions()
+    run_dir = Path(run_dir)
+    path = ckpt.latest(run_dir)
+    graph, payload = open_checkpoint(run_dir, path)
+    total = steps if steps is not None else graph.spec.steps
+    if total is None or total <= graph.tick:
+        raise GraphErrors([GraphError(
+            f"the run is already at tick {graph.tick} of {total}", Loc(str(path)),
+            hint=f"pass --steps N with N > {graph.tick} to run longer")])
+    if total != graph.spec.steps:  # graph.yaml keeps saying how long the run is
+        yaml_path = run_dir / "graph.yaml"
+        text = re.sub(r"(?m)^steps: \d+$", f"steps: {total}", yaml_path.read_text("utf-8"))
+        yaml_path.write_text(text, encoding="utf-8")
+    print(f"resuming {graph.spec.name} from {path} (tick {graph.tick})")
+    return Session(graph, run_dir, _summary(run_dir).get("file", str(run_dir / "graph.yaml")),
+                   total, options, resumed=payload).run()
+
+
+def open_checkpoint(run_dir: Path, path: Path) -> tuple[Graph, dict[str, Any]]:
+    """The run's graph, built from its graph.yaml, with the checkpoint loaded."""
+    yaml_path = run_dir / "graph.yaml"
+    if not yaml_path.is_file():
+        raise GraphErrors([GraphError("not a run folder: no graph.yaml", Loc(str(run_dir)),
+                                      hint="pass a folder that `rlgraph run` wrote")])
+    payload = ckpt.read(path)
+    with _beside(_summary(run_dir).get("file")):
+        checked = load(yaml_path, REGISTRY)
+    graph = build(checked)
+    try:
+        ckpt.restore(graph, payload, path)
+    except BaseException:
+        graph.close()
+        raise
+    return graph, payload
+
+
+@contextmanager
+def _beside(original: str | None) -> Iterator[None]:
+    """Node modules named `module:Class` beside the original graph file stay
+    importable when the graph is rebuilt from the run folder."""
+    folder = str(Path(original).resolve().parent) if original else None
+    added = folder is not None and folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(folder)
+
+
+def _summary(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+class Session:
+    """One stretch of training in a run folder: the chunked tick loop with its logs,
+    progress, checkpoints, Ctrl-C handling and summary."""
+
+    def __init__(self, graph: Graph, run_dir: Path, file: str, total: int,
+                 options: RunOptions, resumed: dict[str, Any] | None = None) -> None:
+        self.graph, self.run_dir, self.file, self.total = graph, run_dir, file, total
+        self.options = options
+        self.resumed = resumed
+        every = options.checkpoint_every
+        self.every = max(1, total // 10) if every is None else every
+        self.chunk = max(1, min(1000, total // 100, self.every or total))
+        self.wall_before = float((resumed or {}).get("extra", {}).get("wall_s", 0.0))
+        self.last_saved = graph.tick
+        self.stop_requested = False
+        self.saved: Path | None = None
+
+    # ---- the loop ------------------------------------------------------------------
+    def run(self) -> int:
+        graph, options = self.graph, self.options
+        self.log = RunLog(self.run_dir, graph, options.tensorboard, self.resumed is not None)
+        self.start = time.perf_counter()
+        self.write_summary("running")
+        self.progress = progress = Progress(self.total, graph.tick, options.quiet)
+        status, failure, code = "finished", None, EXIT_OK
         try:
-            graph.run(ticks, callback=lambda g: progress(g, g.tick),
-                      chunk=max(1, min(1000, ticks // 100)))
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            progress.close()
-        elapsed = time.perf_counter() - start
+            with graph, self._signals():
+                try:
+                    while graph.tick < self.total:
+                        graph.run(self._next_chunk())
+                        if self._between_chunks(graph):
+                            status, code = "interrupted", EXIT_INTERRUPTED
+                            break
+                finally:
+                    progress.close()
+                self.log.write(graph, collect_report(graph))
+                self.save()
+        except KeyboardInterrupt:  # a second Ctrl-C, mid-tick: the state is not whole
+            status, code = "interrupted", EXIT_INTERRUPTED
+            print("stopped without saving: the second Ctrl-C came in the middle of a tick",
+                  file=sys.stderr)
+        except FloatingPointError as exc:
+            status, code = "failed", EXIT_FAILED
+            failure = {"error": str(exc), "node": getattr(exc, "node", None),
+                       "tick": getattr(exc, "tick", graph.tick)}
+            self.log.write(graph, collect_report(graph))
+            print(f"error: {exc}", file=sys.stderr)
+        except BaseException as exc:
+            self.log.close()
+            self.write_summary("failed", {"error": f"{type(exc).__name__}: {exc}",
+                                          "tick": graph.tick})
+            raise
+        self.log.close()
+        self.write_summary(status, failure)
+        self.print_summary(status)
+        return code
+
+    def _next_chunk(self) -> int:
+        """Ticks until the next chunk boundary; checkpoints fall on multiples of every."""
+        tick, n = self.graph.tick, min(self.chunk, self.total - self.graph.tick)
+        if self.every:
+            n = min(n, self.every - tick % self.every)
+        return n
+
+    def _between_chunks(self, graph: Graph) -> bool:
+        """Logs, progress, a checkpoint when one is due; whether to stop (Ctrl-C)."""
         report = collect_report(graph)
-    summary = {"graph": checked.spec.name, "file": str(path), "seed": checked.spec.seed,
-               "ticks": graph.tick, "interrupted": interrupted, "wall_s": round(elapsed, 3),
-               "ticks_per_s": round(graph.tick / max(elapsed, 1e-9), 1),
-               "report": report, "seeds": graph.seeds}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n",
-                                          encoding="utf-8")
-    print(f"{checked.spec.name}: {graph.tick} ticks in {elapsed:.2f} s "
-          f"({summary['ticks_per_s']:,.0f} ticks/s), seed {checked.spec.seed}"
-          + (" — interrupted" if interrupted else ""))
-    for key, value in report.items():
-        print(f"  {key:<32} {value:.6g}" if isinstance(value, float) else f"  {key:<32} {value}")
-    print(f"results in {run_dir}/")
-    return 130 if interrupted else 0
+        self.log.write(graph, report)
+        self.progress.update(graph.tick, report)
+        if self.every and graph.tick % self.every == 0 and graph.tick < self.total:
+            self.save()
+        return self.stop_requested
+
+    # ---- checkpoints ---------------------------------------------------------------
+    def save(self) -> None:
+        """Checkpoint now (between chunks: the graph's state is whole), keep the newest."""
+        graph = self.graph
+        if self.saved is not None and self.last_saved == graph.tick:
+            return
+        path = ckpt.checkpoint_path(self.run_dir, graph.tick)
+        payload = ckpt.snapshot(graph, self.options.replay,
+                                {"wall_s": self.wall_s(), "total": self.total})
+        ckpt.save(payload, path)
+        ckpt.prune(self.run_dir, max(1, self.options.keep))
+        self.log.flush()
+        self.saved, self.last_saved = path, graph.tick
+
+    def wall_s(self) -> float:
+        return self.wall_before + time.perf_counter() - self.start
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        """Ctrl-C (or SIGTERM) asks to stop at the next chunk boundary, where the state is
+        whole and can be saved; a second Ctrl-C stops at once, without saving."""
+        def ask(signum: int, frame: Any) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            print("\nstopping after this chunk of ticks and saving a checkpoint "
+                  "(Ctrl-C again to stop now, without saving)", file=sys.stderr, flush=True)
+
+        try:
+            old = {s: signal.signal(s, ask) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: no handlers, Ctrl-C stops at once
+            yield
+            return
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    # ---- the end -------------------------------------------------------------------
+    def write_summary(self, status: str, failure: dict[str, Any] | None = None) -> None:
+        graph = self.graph
+        wall = self.wall_s()
+        summary = {
+            "graph": graph.spec.name, "file": self.file, "seed": graph.spec.seed,
+            "status": status, "ticks": graph.tick, "total_ticks": self.total,
+            "env_steps": env_steps(graph), "interrupted": status == "interrupted",
+            "wall_s": round(wall, 3), "ticks_per_s": round(graph.tick / max(wall, 1e-9), 1),
+            "checkpoint": str(self.saved) if self.saved else
+            (str(ckpt.list_checkpoints(self.run_dir)[-1])
+             if ckpt.list_checkpoints(self.run_dir) else None),
+            "resumed_from_tick": self.resumed["tick"] if self.resumed else None,
+            "report": collect_report(graph), "seeds": graph.seeds}
+        if failure:
+            summary["failure"] = failure
+        tmp = self.run_dir / ".summary.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=2, default=float) + "\n", encoding="utf-8")
+        tmp.replace(self.run_dir / "summary.json")
+        self.summary = summary
+
+    def print_summary(self, status: str) -> None:
+        s = self.summary
+        note = {"finished": "", "interrupted": " — interrupted", "failed": " — failed"}[status]
+        print(f"{s['graph']}: {s['ticks']} ticks in {s['wall_s']:.2f} s "
+              f"({s['ticks_per_s']:,.0f} ticks/s), seed {s['seed']}{note}")
+        for key, value in s["report"].items():
+            print(f"  {key:<32} {value:.6g}" if isinstance(value, float)
+                  else f"  {key:<32} {value}")
+        if s["checkpoint"]:
+            print(f"last checkpoint: {s['checkpoint']}")
+        if status == "interrupted" and s["checkpoint"]:
+            print(f"continue with: rlgraph resume {self.run_dir}")
+        print(f"results in {self.run_dir}/")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 from rlgraph.core import In, Kind, Node, Param, register
 
@@ -17,13 +17,18 @@ class Metrics(Node):
     `report()` (shown in the progress line and the summary of `rlgraph run`) gives the
     number of episodes and the mean return and length of the last `window` of them.
     `rows` holds one record per finished episode (tick, env_steps, episode, return,
-    length): the data CSV or TensorBoard writers read. Other nodes report their own
-    numbers: the env its steps/s, the policy its epsilon, the loss its recent mean, the
-    optimizer its gradient norm.
+    length): `rlgraph run` appends new rows to metrics.csv and TensorBoard between chunks
+    of ticks (it writes any node with `rows`, `row_fields` and `log_name`). Other nodes
+    report their own numbers: the env its steps/s, the policy its epsilon, the loss its
+    recent mean, the optimizer its gradient norm.
     """
 
     inputs = {"episode": In(Kind.EVENT, "finished episodes, e.g. env.episode_end")}
     params = {"window": Param(int, 100, "episodes averaged in the report", low=1)}
+
+    row_fields: ClassVar[tuple[str, ...]] = ("tick", "env_steps", "episode", "return",
+                                             "length")
+    log_name: ClassVar[str] = "metrics"  # rlgraph run writes the rows to metrics.csv
 
     window: int
 

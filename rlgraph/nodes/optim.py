@@ -11,11 +11,22 @@ from torch import nn
 from rlgraph.core import In, Kind, Node, Param, register
 
 
+class NonFiniteError(FloatingPointError):
+    """A NaN or infinite value where training needs a number; names the node and tick."""
+
+    def __init__(self, message: str, *, node: str, tick: int) -> None:
+        super().__init__(message)
+        self.node = node
+        self.tick = tick
+
+
 class Optimizer(Node):
     """Base of the optimizer nodes: one gradient step of `module` on `loss` per firing.
 
     Gradients are computed for this module's parameters only (torch.autograd.grad), so
-    optimizers of other modules in the graph are unaffected. Two optimizers may share
+    optimizers of other modules in the graph are unaffected. A loss (or, with clipping, a
+    gradient norm) that is NaN or infinite stops the run with a NonFiniteError naming
+    the node and the tick, before the update, so the parameters stay the last good ones. Two optimizers may share
     a loss whose terms each involve one of their modules; where a term mixes both, the
     first update changes what the second differentiates: give each its own loss.
     Subclasses name the torch optimizer and its extra params.
@@ -54,10 +65,23 @@ class Optimizer(Node):
                                     allow_unused=True)
         for p, g in zip(self.parameters, grads):
             p.grad = g
+        finite = torch.isfinite(loss.detach())
         if self.max_grad_norm is not None:
             self.grad_norm = nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
+            finite = finite & torch.isfinite(self.grad_norm)
+        if not finite:  # one host sync per update; checked before the weights change
+            self._stop_non_finite(loss)
         self.optimizer.step()
         self.updates += 1
+
+    def _stop_non_finite(self, loss: torch.Tensor) -> None:
+        what = (f"the loss is {float(loss)}" if not torch.isfinite(loss)
+                else f"the gradient norm is {float(self.grad_norm)}")
+        raise NonFiniteError(
+            f"node '{self.name}': {what} at tick {self.clock.tick} (update "
+            f"{self.updates + 1}); stopped before the update, the parameters are the last "
+            f"finite ones. Usual causes: a learning rate too high, rewards too large, "
+            f"no gradient clipping (max_grad_norm)", node=self.name, tick=self.clock.tick)
 
     def report(self) -> dict[str, float]:
         out = {"updates": self.updates}

@@ -1,0 +1,115 @@
+"""`rlgraph compare A.yaml B.yaml --seeds 5`: each graph over seeds, one picture.
+
+Every (graph, seed) pair is an ordinary run in its own folder under the output folder
+(`<out>/<graph file stem>/seed-<s>/`), run in worker processes side by side (`--jobs`,
+default: as many as there are cores and runs; each worker uses one torch thread). When
+all are done, the curves are drawn as one band per graph (rlgraph.plots) and the numbers
+written to a CSV next to the picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .core import GraphErrors, load
+from .plots import plot, read_curve
+from .runner import RunOptions, make_run_dir
+
+
+def _one_run(file: str, seed: int, steps: int | None, overrides: Sequence[str],
+             out: str) -> tuple[int, str]:
+    """A worker: one quiet run, its exit code and its last output lines."""
+    import torch
+    torch.set_num_threads(1)
+    from .runner import run_graph
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+        try:
+            code = run_graph(file, steps=steps, seed=seed, overrides=overrides, out=out,
+                             options=RunOptions(quiet=True, checkpoint_every=0,
+                                                tensorboard=False))
+        except GraphErrors as exc:
+            print(exc.format())
+            code = 1
+        except Exception as exc:  # noqa: BLE001 - one failed run must not stop the rest
+            print(f"{type(exc).__name__}: {exc}")
+            code = 1
+    (Path(out) / "run.log").write_text(text.getvalue(), encoding="utf-8")
+    return code, text.getvalue()
+
+
+def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
+            steps: int | None = None, jobs: int | None = None,
+            overrides: Sequence[str] = (), out_dir: str | Path | None = None,
+            y: str = "return", smooth: int = 10) -> int:
+    for file in files:  # every graph checks before any run starts
+        load(file, overrides=overrides)
+    folder = make_run_dir("compare", out_dir) if out_dir else \
+        make_run_dir("compare", Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}")
+    stems = _labels(files)
+    runs = [(file, stems[file], seed) for file in files for seed in range(1, seeds + 1)]
+    jobs = jobs or max(1, min(os.cpu_count() or 1, len(runs)))
+    print(f"{len(runs)} runs ({len(files)} graphs x {seeds} seeds), {jobs} at a time, "
+          f"in {folder}/", flush=True)
+    (folder / "compare.json").write_text(json.dumps(
+        {"files": list(files), "seeds": list(range(1, seeds + 1)), "steps": steps,
+         "set": list(overrides)}, indent=2) + "\n", encoding="utf-8")
+    failed: list[str] = []
+    done: dict[str, list[Path]] = {file: [] for file in files}
+    context = multiprocessing.get_context("spawn")  # no fork of a process using torch
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures: dict[Any, tuple[str, int, Path]] = {}
+        for file, stem, seed in runs:
+            run_dir = folder / stem / f"seed-{seed}"
+            futures[pool.submit(_one_run, file, seed, steps, list(overrides),
+                                str(run_dir))] = (file, seed, run_dir)
+        for future in as_completed(futures):
+            file, seed, run_dir = futures[future]
+            code, text = future.result()
+            lines = [line for line in text.splitlines() if line.strip()]
+            if code == 0:
+                done[file].append(run_dir)
+                print(f"  {stems[file]} seed {seed}: {_headline(lines)}", flush=True)
+            else:
+                failed.append(f"{stems[file]} seed {seed}")
+                print(f"  {stems[file]} seed {seed}: FAILED (exit {code})\n    "
+                      + "\n    ".join(lines[-5:]), file=sys.stderr, flush=True)
+    groups = {}
+    for file, dirs in done.items():
+        if dirs:
+            groups[stems[file]] = [read_curve(d, y, smooth) for d in sorted(dirs)]
+    output = Path(output) if output else folder / "curves.png"
+    if groups:
+        table = plot(groups, output, y, title=f"{' vs '.join(groups)}: "
+                     f"mean ± std over {seeds} seeds")
+        print(f"wrote {output} and {table}")
+    if failed:
+        print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _labels(files: Sequence[str]) -> dict[str, str]:
+    """A short, unique label per graph file: its stem (with its folder when two clash)."""
+    stems = {f: Path(f).stem for f in files}
+    if len(set(stems.values())) < len(stems):
+        stems = {f: f"{Path(f).parent.name}-{Path(f).stem}" for f in files}
+    if len(set(stems.values())) < len(stems):
+        stems = {f: f"{i}-{Path(f).stem}" for i, f in enumerate(files, 1)}
+    return stems
+
+
+def _headline(lines: list[str]) -> str:
+    first = next((line for line in lines if " ticks in " in line), "done")
+    ret = next((line.split()[-1] for line in lines if "metrics/return_mean" in line), None)
+    return first.split(": ", 1)[-1] + (f", last return mean {float(ret):.1f}" if ret else "")

@@ -1,0 +1,71 @@
+"""Progress of a run: a live bar on a terminal, plain periodic lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+#: report keys shown while running, and their short labels (every key goes to the
+#: summary and TensorBoard; the bar keeps to the numbers a person watches)
+SHOWN = {"env_steps": "steps", "steps_per_s": "steps/s", "return_mean": "return",
+         "eval_return": "eval", "epsilon": "eps", "loss": "loss"}
+LINE_EVERY_S = 5.0
+
+
+def key_numbers(report: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(label, value) of the watched report keys; a key several nodes report is
+    labelled with the node (`a.loss:loss`)."""
+    found: dict[str, list[tuple[str, Any]]] = {key: [] for key in SHOWN}
+    for full, value in report.items():
+        node, _, key = full.rpartition("/")
+        if key in found:
+            found[key].append((node, value))
+    out = []
+    for key, hits in found.items():
+        for node, value in hits:
+            out.append((SHOWN[key] if len(hits) == 1 else f"{node}:{SHOWN[key]}", value))
+    return out
+
+
+def format_numbers(numbers: list[tuple[str, Any]]) -> str:
+    return "  ".join(f"{label} {_short(value)}" for label, value in numbers)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value or abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.3g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+class Progress:
+    """A rich bar on a terminal; a plain line every 5 s otherwise; nothing when quiet."""
+
+    def __init__(self, total: int, start_tick: int = 0, quiet: bool = False) -> None:
+        self.total, self.start_tick, self.quiet = total, start_tick, quiet
+        self.start = self.last_line = time.perf_counter()
+        self.bar: Any = None
+        if not quiet and sys.stdout.isatty():
+            from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn,
+                                       TimeRemainingColumn)
+            from rich.progress import Progress as Bar
+            self.bar = Bar(TextColumn("ticks"), BarColumn(), MofNCompleteColumn(),
+                           TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+            self.task = self.bar.add_task("run", total=total, completed=start_tick, info="")
+            self.bar.start()
+
+    def update(self, tick: int, report: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        info = format_numbers(key_numbers(report))
+        if self.bar is not None:
+            self.bar.update(self.task, completed=tick, info=info)
+        elif time.perf_counter() - self.last_line >= LINE_EVERY_S or tick >= self.total:
+            self.last_line = time.perf_counter()
+            print(f"[{tick}/{self.total}] {info}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
