@@ -44,7 +44,8 @@ class NotEncodable(TypeError):
 # ---- plain-data encoding ---------------------------------------------------------------
 def encode(value: Any, where: str = "state") -> Any:
     """`value` as plain containers and tensors; raises NotEncodable naming `where`."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes, torch.Tensor)):
+    if value is None or type(value) in (bool, int, float, str, bytes) \
+            or isinstance(value, torch.Tensor):
         return value
     if value is ABSENT:
         return {TAG: "absent"}

@@ -75,13 +75,14 @@ class Optimizer(Node):
         self.updates += 1
 
     def _stop_non_finite(self, loss: torch.Tensor) -> None:
+        loss = loss.detach()
         what = (f"the loss is {float(loss)}" if not torch.isfinite(loss)
                 else f"the gradient norm is {float(self.grad_norm)}")
         raise NonFiniteError(
             f"node '{self.name}': {what} at tick {self.clock.tick} (update "
             f"{self.updates + 1}); stopped before the update, the parameters are the last "
             f"finite ones. Usual causes: a learning rate too high, rewards too large, "
-            f"no gradient clipping (max_grad_norm)", node=self.name, tick=self.clock.tick)
+            f"unclipped gradients (max_grad_norm)", node=self.name, tick=self.clock.tick)
 
     def report(self) -> dict[str, float]:
         out = {"updates": self.updates}
