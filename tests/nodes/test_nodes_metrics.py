@@ -33,3 +33,10 @@ def test_state_dict_round_trip():
     b = Metrics(window=5)
     b.load_state_dict(a.state_dict())
     assert b.report() == a.report() and b.rows == a.rows
+
+
+def test_rows_have_the_columns_rlgraph_run_writes_to_metrics_csv():
+    metrics = Metrics()
+    metrics.step(Episodes(returns=[3.0], lengths=[3], env_index=[0], env_steps=3))
+    assert tuple(metrics.rows[0]) == Metrics.row_fields
+    assert Metrics.log_name == "metrics"

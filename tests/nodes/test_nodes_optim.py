@@ -75,3 +75,30 @@ def test_state_dict_resumes_adam_moments():
     opt_a.step((a.w ** 2).sum())
     opt_b.step((b.w ** 2).sum())
     assert a.w.item() == b.w.item()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_loss_stops_before_the_update_naming_node_and_tick(bad):
+    from rlgraph.core import Clock
+    from rlgraph.nodes.optim import NonFiniteError
+    m, clock = Scalar(3.0), Clock()
+    opt = Adam(module=m, lr=0.1, name="optim", clock=clock)
+    opt.step((m.w ** 2).sum())
+    clock.tick = 42
+    before = m.w.detach().clone()
+    with pytest.raises(NonFiniteError, match=r"node 'optim': the loss is (nan|inf) at tick 42 "
+                                             r"\(update 2\)") as info:
+        opt.step((m.w * bad).sum())
+    assert (info.value.node, info.value.tick) == ("optim", 42)
+    assert torch.equal(m.w, before) and opt.updates == 1
+
+
+def test_an_infinite_gradient_norm_stops_the_run():
+    from rlgraph.nodes.optim import NonFiniteError
+    a, b = Scalar(1e-20), Scalar(1e-20)
+    both = nn.ModuleList([a, b])
+    opt = SGD(module=both, lr=0.1, max_grad_norm=1.0)
+    loss = (a.w * 1e20 + b.w * 1e20).sum()  # 2.0, but the gradient norm overflows float32
+    with pytest.raises(NonFiniteError, match="the gradient norm is inf"):
+        opt.step(loss)
+    assert a.w.item() == pytest.approx(1e-20)
