@@ -209,7 +209,8 @@ def check_on_trigger(spec: GraphSpec, node: NodeSpec, classes: dict[str, type[No
 def check_repeats(spec: GraphSpec, classes: dict[str, type[Node]],
                   errors: list[GraphError], warnings: list[GraphWarning]) -> None:
     """`repeat` runs a node and its cone again; cones may not nest, and nodes that read
-    from a cone and from elsewhere are worth a word (they run once, after)."""
+    from a cone and from elsewhere are worth a word (they run once, after), as are
+    delayed wires out of a cone (they carry only the last repetition's value)."""
     cones = repeat_cones(spec, classes)
     for root, cone in cones.items():
         for name in cone:
@@ -219,6 +220,17 @@ def check_repeats(spec: GraphSpec, classes: dict[str, type[Node]],
                     f"'repeat' inside the part of the graph that '{root}' already repeats "
                     f"({spec.nodes[root].triggers.repeat} times)", trig.repeat_loc,
                     node=name, hint=f"set the total on '{root}' and remove this one"))
+    for root, cone in cones.items():
+        members, n = {root, *cone}, spec.nodes[root].triggers.repeat
+        for edge in spec.edges():
+            if edge.delayed and edge.src.node in members:
+                warnings.append(GraphWarning(
+                    f"delayed wire from '{edge.src}', which '{root}' repeats {n} times per "
+                    f"tick: a delay carries one value per tick, so only the last "
+                    f"repetition's value arrives", edge.loc, node=edge.dst_node,
+                    port=edge.dst_port,
+                    hint=f"fire '{root}' once per tick (e.g. 'every: k' instead of "
+                         f"'repeat: {n}'), or read the value inside the repeated part"))
     for root, readers in mixed_consumers(spec, classes, cones).items():
         n = spec.nodes[root].triggers.repeat
         for name in readers:

@@ -46,18 +46,31 @@ class Transition(NamedTuple):
 
     next_obs is the observation the action led to, also when the episode ended there
     (the final observation, never the first one of the next episode).
+
+    An n-step transition (from NStep) spans k <= n env steps: `reward` then holds the k
+    rewards of the steps, zero-padded to n columns, and `steps` holds k. The discount
+    stays with the loss (its `gamma`), so one number sets it for every kind of transition.
     """
 
-    obs: torch.Tensor  # (num_envs, *obs_shape) float32
-    action: torch.Tensor  # (num_envs,) int64 for discrete actions
-    reward: torch.Tensor  # (num_envs,) float32
-    next_obs: torch.Tensor  # (num_envs, *obs_shape) float32
-    terminated: torch.Tensor  # (num_envs,) bool: the MDP ended; do not bootstrap
-    truncated: torch.Tensor  # (num_envs,) bool: cut by a time limit; bootstrap
+    obs: torch.Tensor  # (rows, *obs_shape) float32
+    action: torch.Tensor  # (rows,) int64 for discrete actions
+    reward: torch.Tensor  # (rows,) float32; (rows, n) for n-step transitions
+    next_obs: torch.Tensor  # (rows, *obs_shape) float32
+    terminated: torch.Tensor  # (rows,) bool: the MDP ended; do not bootstrap
+    truncated: torch.Tensor  # (rows,) bool: cut by a time limit; bootstrap
+    steps: torch.Tensor | None = None  # (rows,) int64: env steps spanned; None: one each
+
+
+#: Transition fields that may be None (absent for plain one-step transitions).
+OPTIONAL_FIELDS = ("steps",)
 
 
 class Batch(NamedTuple):
-    """Transitions sampled for learning; `indices` are their slots in the buffer."""
+    """Transitions sampled for learning; `indices` are their slots in the buffer.
+
+    `weights` are importance-sampling weights (prioritized replay), which losses apply
+    to their per-sample losses; None means all ones.
+    """
 
     obs: torch.Tensor
     action: torch.Tensor
@@ -66,6 +79,19 @@ class Batch(NamedTuple):
     terminated: torch.Tensor
     truncated: torch.Tensor
     indices: torch.Tensor
+    steps: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
+
+
+def batch_rows(batch: Batch, rows: torch.Tensor) -> Batch:
+    """The given rows of a batch (an index tensor or a boolean mask), every field."""
+    return Batch(*(None if v is None else v[rows] for v in batch))
+
+
+def concat_batches(batches: list[Batch]) -> Batch:
+    """One batch holding the rows of several, in order (fields None in all stay None)."""
+    fields = zip(*batches)
+    return Batch(*(None if values[0] is None else torch.cat(values) for values in fields))
 
 
 class Episodes(NamedTuple):

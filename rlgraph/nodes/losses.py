@@ -3,6 +3,10 @@
 A loss is three small methods, each replaceable in a subclass:
 `next_value` (what the next state is worth), `td_target` (r + gamma * next value,
 cut at terminal states) and `td_loss` (per-sample loss of prediction vs target).
+
+The loss's `gamma` is the only discount in a graph: n-step transitions (NStep) carry
+their k rewards and k, and the loss discounts both the rewards and the bootstrap with
+its own gamma, so an NStep node and a loss can never disagree about it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ class DQNLoss(Node):
     to learn without a target network. To change the loss, subclass and override
     `td_loss(pred, target)` (or `next_value`, `td_target`). Reports the mean of its
     last 100 losses.
+
+    N-step transitions (from NStep: k rewards and k per row) get the target
+    sum_i gamma^i r_i + gamma^k * next value, so a window cut by a time limit after
+    k < n steps bootstraps with gamma^k. A batch with importance-sampling `weights`
+    (PrioritizedSampler) gives loss = mean(weights * per-sample losses), the PER paper's
+    weighted update; `losses` and `td_error` stay unweighted (the td errors become the
+    new priorities).
     """
 
     inputs = {
@@ -60,7 +71,7 @@ class DQNLoss(Node):
         with torch.no_grad():
             target = self.td_target(batch)
         losses = self.td_loss(pred, target)
-        loss = losses.mean()
+        loss = losses.mean() if batch.weights is None else (batch.weights * losses).mean()
         self.recent.append(loss.detach())
         return {"loss": loss, "losses": losses.detach(), "td_error": (target - pred).detach()}
 
@@ -69,9 +80,22 @@ class DQNLoss(Node):
         return self.target_q(batch.next_obs).max(dim=1).values
 
     def td_target(self, batch: Batch) -> torch.Tensor:
-        """r + gamma * next value, without the next value where the episode terminated."""
-        alive = (~batch.terminated).to(batch.reward.dtype)
-        return batch.reward + self.gamma * alive * self.next_value(batch)
+        """r + gamma * next value, without the next value where the episode terminated;
+        for n-step transitions sum_i gamma^i r_i + gamma^k * next value."""
+        alive = (~batch.terminated).to(batch.next_obs.dtype)
+        if batch.steps is None:
+            return batch.reward + self.gamma * alive * self.next_value(batch)
+        ret, discount = self.n_step_return(batch)
+        return ret + discount * alive * self.next_value(batch)
+
+    def n_step_return(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """For n-step rows: the discounted sum of their rewards (zero-padded beyond k)
+        and gamma^k, the discount of the value they bootstrap from."""
+        n = batch.reward.shape[1]
+        powers = self.gamma ** torch.arange(n, dtype=torch.float64, device=batch.reward.device)
+        ret = batch.reward.double() @ powers
+        discount = self.gamma ** batch.steps.double()
+        return ret.to(batch.next_obs.dtype), discount.to(batch.next_obs.dtype)
 
     def td_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-sample loss (no reduction)."""

@@ -11,6 +11,7 @@ from torch import nn
 from rlgraph.core import In, Kind, Node, Out, Param, register
 
 from .data import EnvSpec
+from .device import torch_device
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
@@ -18,18 +19,66 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-@register
-class MLP(Node):
-    """An MLP Q-network: flattened observation in, one value per action out.
+def layers(sizes: list[int], activation: str, last_activation: bool) -> list[nn.Module]:
+    """Linear layers between consecutive sizes, each but the last (unless
+    `last_activation`) followed by the activation."""
+    out: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        out.append(nn.Linear(n_in, n_out))
+        if last_activation or i < len(sizes) - 2:
+            out.append(ACTIVATIONS[activation]())
+    return out
 
-    Input and output sizes are read from the env spec (a Box observation space, a
-    Discrete action space); only the hidden layers are written in the graph. Weights are
-    initialized from the node's seed, so the same graph seed gives the same network.
-    """
+
+class QNetwork(Node):
+    """Base of the Q-network nodes: checks the env spec, seeds the weights, places the
+    module on the graph's device and saves it. Subclasses write `build(spec)`."""
 
     inputs = {"spec": In(Kind.SPEC, "the env's spaces; the layer sizes are inferred from them")}
     outputs = {"module": Out(Kind.MODULE, "the torch.nn.Module, shared by policy, loss, "
                              "target network and optimizer")}
+
+    def setup(self, spec: EnvSpec) -> dict[str, Any]:
+        kind = type(self).__name__
+        if spec.n_actions is None:
+            self.fail(f"{kind} is a Q-network for discrete actions; env '{spec.id}' has "
+                      f"action space {spec.action_space}", port="spec",
+                      hint="use an env with a Discrete action space")
+        if not isinstance(spec.observation_space, gym.spaces.Box):
+            self.fail(f"{kind} needs a Box observation space; env '{spec.id}' has "
+                      f"{spec.observation_space}", port="spec",
+                      hint="wrap the env so that it returns arrays of numbers")
+        for name, decl in self.params.items():
+            value = getattr(self, name)
+            if decl.item is int and any(h < 1 for h in value):
+                self.fail(f"param '{name}' must list positive layer sizes, got {value}")
+        device = torch_device(self)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.module = self.build(spec).to(device)
+        return {"module": self.module}
+
+    def build(self, spec: EnvSpec) -> nn.Module:
+        """The network for this env, built on the CPU from the seeded generator."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"module": {k: v.detach().clone() for k, v in self.module.state_dict().items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["module"])
+
+
+@register
+class MLP(QNetwork):
+    """An MLP Q-network: flattened observation in, one value per action out.
+
+    Input and output sizes are read from the env spec (a Box observation space, a
+    Discrete action space); only the hidden layers are written in the graph. Weights are
+    initialized from the node's seed, so the same graph seed gives the same network;
+    the module lives on the graph's device.
+    """
+
     params = {
         "hidden": Param(list, [64, 64], "sizes of the hidden layers", item=int),
         "activation": Param(str, "relu", "nonlinearity after each hidden layer",
@@ -39,30 +88,52 @@ class MLP(Node):
     hidden: list[int]
     activation: str
 
-    def setup(self, spec: EnvSpec) -> dict[str, Any]:
-        if spec.n_actions is None:
-            self.fail(f"MLP is a Q-network for discrete actions; env '{spec.id}' has "
-                      f"action space {spec.action_space}", port="spec",
-                      hint="use an env with a Discrete action space")
-        if not isinstance(spec.observation_space, gym.spaces.Box):
-            self.fail(f"MLP needs a Box observation space; env '{spec.id}' has "
-                      f"{spec.observation_space}", port="spec",
-                      hint="wrap the env so that it returns arrays of numbers")
-        if any(h < 1 for h in self.hidden):
-            self.fail(f"param 'hidden' must list positive layer sizes, got {self.hidden}")
+    def build(self, spec: EnvSpec) -> nn.Module:
         sizes = [spec.obs_size, *self.hidden, spec.n_actions]
-        layers: list[nn.Module] = [nn.Flatten(start_dim=1)]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-                layers.append(nn.Linear(n_in, n_out))
-                if i < len(sizes) - 2:
-                    layers.append(ACTIVATIONS[self.activation]())
-        self.module = nn.Sequential(*layers)
-        return {"module": self.module}
+        return nn.Sequential(nn.Flatten(start_dim=1), *layers(sizes, self.activation, False))
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"module": {k: v.detach().clone() for k, v in self.module.state_dict().items()}}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.module.load_state_dict(state["module"])
+class DuelingQ(nn.Module):
+    """Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a') over a shared trunk."""
+
+    def __init__(self, trunk: nn.Module, value: nn.Module, advantage: nn.Module) -> None:
+        super().__init__()
+        self.trunk, self.value, self.advantage = trunk, value, advantage
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        features = self.trunk(obs)
+        advantage = self.advantage(features)
+        return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
+
+
+@register
+class DuelingMLP(QNetwork):
+    """A dueling Q-network: shared MLP trunk, then value and advantage streams.
+
+    Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a') (Wang et al. 2016): subtracting the mean
+    advantage makes V and A identifiable. `hidden` sizes the shared trunk, `head_hidden`
+    the hidden layers of each stream. Its `module` output is a Q-network like MLP's, so
+    it drops into any graph in place of MLP. Seeded and placed on the device like MLP.
+    """
+
+    params = {
+        "hidden": Param(list, [64, 64], "sizes of the shared trunk's hidden layers",
+                        item=int, min_len=1),
+        "head_hidden": Param(list, [], "sizes of the hidden layers of each stream "
+                             "(value and advantage)", item=int),
+        "activation": Param(str, "relu", "nonlinearity after each hidden layer",
+                            choices=tuple(ACTIVATIONS)),
+    }
+
+    hidden: list[int]
+    head_hidden: list[int]
+    activation: str
+
+    def build(self, spec: EnvSpec) -> nn.Module:
+        trunk = nn.Sequential(nn.Flatten(start_dim=1),
+                              *layers([spec.obs_size, *self.hidden], self.activation, True))
+        width = self.hidden[-1]
+        value = nn.Sequential(*layers([width, *self.head_hidden, 1], self.activation, False))
+        advantage = nn.Sequential(*layers([width, *self.head_hidden, spec.n_actions],
+                                          self.activation, False))
+        return DuelingQ(trunk, value, advantage)

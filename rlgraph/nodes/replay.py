@@ -9,6 +9,7 @@ import torch
 from rlgraph.core import REQUIRED, In, Kind, Node, Out, Param, register
 
 from .data import Batch, Transition
+from .device import torch_device
 
 FIELDS = Transition._fields
 
@@ -19,10 +20,13 @@ class ReplayMemory:
     Storage is allocated on the first `add`, when the shapes and dtypes are known, and
     never grows: memory = capacity x bytes_per_transition (both obs and next_obs are
     stored, so that no transition needs its neighbour and none crosses an episode end).
+    It lives on `device`; transitions are copied there as they are added. Optional
+    transition fields (n-step `steps`) are stored when the first transition has them.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, device: torch.device | str = "cpu") -> None:
         self.capacity = capacity
+        self.device = torch.device(device)
         self.storage: dict[str, torch.Tensor] = {}
         self.pos = 0  # slot the next transition goes to
         self.size = 0  # slots filled
@@ -39,33 +43,51 @@ class ReplayMemory:
         """Bytes held by the storage (0 before the first transition)."""
         return self.capacity * self.bytes_per_transition
 
-    def add(self, transition: Transition) -> None:
-        """Store every env's row of one transition, overwriting the oldest when full."""
+    def add(self, transition: Transition) -> torch.Tensor:
+        """Store every row of one transition, overwriting the oldest when full; returns
+        the slots written (a CPU int64 tensor, empty for a transition without rows)."""
         n = transition.reward.shape[0]
         if n > self.capacity:
             raise ValueError(f"{n} transitions in one tick do not fit a replay capacity "
                              f"of {self.capacity}")
         if not self.storage:
             self._allocate(transition)
+        self._check_fields(transition)
         end = self.pos + n
         if end <= self.capacity:
-            for name, value in zip(FIELDS, transition):
+            slots = torch.arange(self.pos, end)
+            for name, value in self._fields(transition):
                 self.storage[name][self.pos:end] = value
         else:  # wraps around the end of the ring
-            index = torch.arange(self.pos, end) % self.capacity
-            for name, value in zip(FIELDS, transition):
-                self.storage[name][index] = value
+            slots = torch.arange(self.pos, end) % self.capacity
+            index = slots.to(self.device)
+            for name, value in self._fields(transition):
+                self.storage[name][index] = value.to(self.device)
         self.pos = end % self.capacity
         self.size = min(self.size + n, self.capacity)
+        return slots
+
+    @staticmethod
+    def _fields(transition: Transition) -> list[tuple[str, torch.Tensor]]:
+        return [(k, v) for k, v in zip(FIELDS, transition) if v is not None]
+
+    def _check_fields(self, transition: Transition) -> None:
+        given = {k for k, _ in self._fields(transition)}
+        if given != set(self.storage):
+            raise ValueError(f"transition fields {sorted(given)} differ from those "
+                             f"stored so far {sorted(self.storage)}; one replay buffer "
+                             f"takes one kind of transition (n-step or one-step)")
 
     def _allocate(self, transition: Transition) -> None:
-        for name, value in zip(FIELDS, transition):
+        for name, value in self._fields(transition):
             self.storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
-                                             dtype=value.dtype)
+                                             dtype=value.dtype, device=self.device)
 
     def gather(self, indices: torch.Tensor) -> Batch:
-        """The transitions in the given slots, as a batch."""
-        return Batch(*(self.storage[name][indices] for name in FIELDS), indices=indices)
+        """The transitions in the given slots, as a batch on the memory's device."""
+        indices = indices.to(self.device)
+        rows = {name: self.storage[name][indices] for name in self.storage}
+        return Batch(indices=indices, **rows)
 
     def state_dict(self) -> dict[str, Any]:
         return {"storage": {k: v[: self.size].clone() for k, v in self.storage.items()},
@@ -75,8 +97,8 @@ class ReplayMemory:
         self.storage = {}
         for name, saved in state["storage"].items():
             self.storage[name] = torch.zeros((self.capacity, *saved.shape[1:]),
-                                             dtype=saved.dtype)
-            self.storage[name][: len(saved)] = saved
+                                             dtype=saved.dtype, device=self.device)
+            self.storage[name][: len(saved)] = saved.to(self.device)
         self.pos, self.size = state["pos"], state["size"]
 
 
@@ -86,7 +108,9 @@ class ReplayBuffer(Node):
 
     Memory: capacity x (2 x observation bytes + 8 action + 4 reward + 2 flag bytes), e.g.
     100,000 CartPole transitions (4 float32 features) take 4.6 MB. When full, the oldest
-    transitions are overwritten. Samplers read it through the `buffer` handle.
+    transitions are overwritten. Samplers read it through the `buffer` handle. The
+    storage lives on the graph's device. A transition with no rows (an NStep that has
+    not filled a window yet) stores nothing.
     """
 
     inputs = {"transition": In(Kind.TRANSITION, "transitions to store, one row per env")}
@@ -97,7 +121,7 @@ class ReplayBuffer(Node):
     capacity: int
 
     def setup(self) -> dict[str, Any]:
-        self.memory = ReplayMemory(self.capacity)
+        self.memory = ReplayMemory(self.capacity, torch_device(self))
         return {"buffer": self.memory}
 
     def step(self, transition: Transition) -> None:
@@ -118,7 +142,8 @@ class UniformSampler(Node):
     """Draws batches of transitions uniformly (with replacement) from a replay buffer.
 
     Emits nothing until the buffer holds `min_size` transitions; how often it fires is
-    set by the node's triggers (every / after / on / repeat).
+    set by the node's triggers (every / after / on / repeat). Indices are drawn on the
+    CPU (the same batches on every device) and the batch is gathered on the buffer's.
     """
 
     inputs = {"buffer": In(Kind.BUFFER, "the replay memory to draw from")}
@@ -142,7 +167,7 @@ class UniformSampler(Node):
         if len(self.memory) < self._min:
             return None
         indices = torch.randint(len(self.memory), (self.batch_size,),
-                                generator=self.generator)
+                                generator=self.generator)  # drawn on the CPU: the same
         return {"batch": self.memory.gather(indices)}
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""N-step transitions: each env's last n steps folded into one transition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlgraph.core import In, Kind, Node, Out, Param, register
+
+from .data import Transition
+
+
+@register
+class NStep(Node):
+    """Turns each env's one-step transitions into n-step transitions for replay.
+
+    Every env keeps a window of its last steps. When a window holds n steps, the
+    transition from its oldest step is emitted: obs and action of that step, the n
+    rewards, the observation n steps later. When an episode ends, every step still
+    in the env's window is emitted at once (k < n rewards each): after a termination
+    without bootstrap, after a truncation bootstrapping from the true final observation
+    with gamma^k. Windows never cross an episode end, and each env has its own, so
+    vector envs work. Rows per tick vary (0 while windows fill, several at an episode
+    end); ReplayBuffer stores any number.
+
+    Rewards are not summed here: the transitions carry their k rewards (zero-padded to
+    n columns) and k, and the loss discounts them with its own gamma, so a graph has
+    one discount, set on the loss.
+    """
+
+    inputs = {"transition": In(Kind.TRANSITION, "one-step transitions, one row per env")}
+    outputs = {"transition": Out(Kind.TRANSITION, "n-step transitions: reward (rows, n) "
+                                 "zero-padded, steps (rows,) = k; 0 or more rows")}
+    params = {"n": Param(int, 3, "env steps per transition (1 = unchanged returns)", low=1)}
+
+    n: int
+
+    def setup(self) -> None:
+        self.history: Transition | None = None  # the last n ticks, a ring over axis 0
+        self.filled: np.ndarray | None = None  # (num_envs,) steps in each env's window
+        self.newest = -1  # ring slot of the latest tick
+
+    def step(self, transition: Transition) -> dict[str, Transition]:
+        n = self.n
+        if self.history is None:
+            self._allocate(transition)
+        assert self.history is not None and self.filled is not None
+        self.newest = (self.newest + 1) % n
+        for ring, value in zip(self.history, transition):
+            if ring is not None:
+                ring[self.newest] = value
+        self.filled = np.minimum(self.filled + 1, n)
+        ended = (transition.terminated | transition.truncated).cpu().numpy()
+        # start of each emitted transition, as an age: 0 = the window's oldest slot
+        full = (~ended) & (self.filled == n)
+        env, start = np.nonzero(
+            (ended[:, None] & (np.arange(n)[None, :] >= n - self.filled[:, None]))
+            | (full[:, None] & (np.arange(n)[None, :] == 0)))
+        self.filled[full] = n - 1
+        self.filled[ended] = 0
+        return {"transition": self._emit(transition, env, start)}
+
+    def _emit(self, transition: Transition, env: np.ndarray, start: np.ndarray
+              ) -> Transition:
+        """Rows (env, start age) of the windows, ending at this tick's next_obs."""
+        assert self.history is not None
+        n = self.n
+        device = transition.reward.device
+        # ring slot of age a is (newest + 1 + a) % n; age n-1 is this tick
+        ages = torch.as_tensor(start, device=device)
+        slot_of_start = (self.newest + 1 + ages) % n
+        env_t = torch.as_tensor(env, device=device)
+        # rewards of ages start .. n-1, moved to columns 0 .. n-1-start
+        col = ages[:, None] + torch.arange(n, device=device)[None, :]
+        valid = col < n
+        reward_slots = (self.newest + 1 + col.clamp(max=n - 1)) % n
+        rewards = self.history.reward[reward_slots, env_t[:, None]] * valid
+        return Transition(
+            obs=self.history.obs[slot_of_start, env_t],
+            action=self.history.action[slot_of_start, env_t],
+            reward=rewards,
+            next_obs=transition.next_obs[env_t],
+            terminated=transition.terminated[env_t],
+            truncated=transition.truncated[env_t],
+            steps=n - ages)
+
+    def _allocate(self, transition: Transition) -> None:
+        if transition.steps is not None:
+            self.fail("NStep takes one-step transitions; these already span several steps",
+                      port="transition", hint="use one NStep node, fed by the env")
+        if transition.reward.dim() != 1:
+            self.fail(f"NStep expects one reward per row, got shape "
+                      f"{tuple(transition.reward.shape)}", port="transition")
+        n, rows = self.n, transition.reward.shape[0]
+
+        def ring(value: torch.Tensor) -> torch.Tensor:
+            return torch.zeros((n, *value.shape), dtype=value.dtype, device=value.device)
+
+        self.history = Transition(obs=ring(transition.obs), action=ring(transition.action),
+                                  reward=ring(transition.reward), next_obs=None,
+                                  terminated=None, truncated=None)  # type: ignore[arg-type]
+        self.filled = np.zeros(rows, dtype=np.int64)
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.history is None:
+            return {"history": None}
+        return {"history": {k: v.clone() for k, v in self.history._asdict().items()
+                            if v is not None},
+                "filled": self.filled.copy(), "newest": self.newest}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["history"] is None:
+            self.setup()
+            return
+        h = state["history"]
+        self.history = Transition(obs=h["obs"].clone(), action=h["action"].clone(),
+                                  reward=h["reward"].clone(), next_obs=None, terminated=None,
+                                  truncated=None)  # type: ignore[arg-type]
+        self.filled = state["filled"].copy()
+        self.newest = state["newest"]
