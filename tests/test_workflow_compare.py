@@ -1,0 +1,87 @@
+"""`rlgraph compare` and `rlgraph plot`: runs over seeds, one band per graph."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from rlgraph.cli import main
+from rlgraph.plots import Curve, bands, resample
+from workflow_nodes import small_dqn
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_compare_runs_each_graph_over_seeds_and_draws_bands(tmp_path, capsys):
+    with_target = small_dqn(tmp_path)
+    (tmp_path / "b").mkdir()
+    without = tmp_path / "b" / "no_target.yaml"
+    without.write_text(with_target.read_text().replace("target_q: target.module",
+                                                       "target_q: qnet.module"))
+    out = tmp_path / "cmp"
+    code = main(["compare", str(with_target), str(without), "--seeds", "2", "--steps", "300",
+                 "--jobs", "1", "--out", str(out), "-o", str(tmp_path / "curves.png")])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "4 runs (2 graphs x 2 seeds), 1 at a time" in text
+    for stem in ("small_dqn", "no_target"):
+        for seed in (1, 2):
+            run = out / stem / f"seed-{seed}"
+            assert json.loads((run / "summary.json").read_text())["seed"] == seed
+            assert (run / "metrics.csv").exists() and (run / "run.log").exists()
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
+    rows = read_csv(tmp_path / "curves.csv")
+    assert list(rows[0]) == ["graph", "env_steps", "mean", "std", "runs"]
+    assert {r["graph"] for r in rows} == {"small_dqn", "no_target"}
+    assert max(float(r["env_steps"]) for r in rows) <= 300
+    assert {r["runs"] for r in rows} <= {"1", "2"} and "2" in {r["runs"] for r in rows}
+    # seeds differ, so the band has a width somewhere
+    assert any(float(r["std"]) > 0 for r in rows)
+
+
+def test_plot_groups_finished_runs_by_graph(tmp_path, capsys):
+    graph = small_dqn(tmp_path)
+    runs = []
+    for seed in (1, 2):
+        runs.append(tmp_path / f"run{seed}")
+        assert main(["run", str(graph), "--steps", "200", "--seed", str(seed), "--quiet",
+                     "--no-tensorboard", "--out", str(runs[-1])]) == 0
+    assert main(["plot", *map(str, runs), "-o", str(tmp_path / "p.svg")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
+    rows = read_csv(tmp_path / "p.csv")
+    assert {r["graph"] for r in rows} == {"dqn_target"} and rows[-1]["runs"] == "2"
+
+
+def test_plot_of_a_folder_without_rows_is_a_clear_error(tmp_path, capsys):
+    assert main(["plot", str(tmp_path), "-o", str(tmp_path / "p.png")]) == 1
+    assert "no metrics.csv in this folder" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path), "--y", "eval", "-o", str(tmp_path / "p.png")]) == 1
+    assert "EvalEpisodes" in capsys.readouterr().err
+
+
+def test_resampling_holds_the_latest_value_and_bands_average_runs():
+    a = Curve("g", Path("a"), x=[10, 20, 30], y=[1.0, 2.0, 3.0])
+    b = Curve("g", Path("b"), x=[15, 30], y=[3.0, 5.0])
+    assert resample(a, [5, 10, 25, 40]) == pytest.approx([float("nan"), 1.0, 2.0, 3.0],
+                                                          nan_ok=True)
+    grid, stats = bands({"g": [a, b]}, points=4)
+    assert grid == [0.0, 10.0, 20.0, 30.0]
+    assert stats["g"][0][2] == 0  # no run has a value yet
+    assert stats["g"][2] == (pytest.approx(2.5), pytest.approx(0.5), 2)
+    assert stats["g"][3] == (pytest.approx(4.0), pytest.approx(1.0), 2)
+
+
+def test_compare_checks_every_graph_before_running(tmp_path, capsys):
+    assert main(["compare", "graphs/dqn.yaml", "graphs/dqn_target.yaml", "--set",
+                 "loss.gama=0.9", "--out", str(tmp_path / "cmp")]) == 1
+    assert "did you mean 'gamma'" in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()
