@@ -94,7 +94,9 @@ class GymEnv(Node):
         if action is None:  # the policy did not act this tick: hold
             return {"obs": self._obs}
         act = action.detach().numpy() if action.device.type == "cpu" else action.cpu().numpy()
-        per_env = act.tolist() if self._discrete else act  # ints for Discrete spaces
+        # numpy scalars, as SyncVectorEnv passes them (Discrete.contains checks those
+        # faster than Python ints)
+        per_env = list(act)
         n = self.num_envs
         obs = np.empty(self._obs_shape, dtype=np.float32)
         reward = np.empty(n, dtype=np.float64)

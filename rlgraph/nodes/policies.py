@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -99,9 +100,18 @@ class EpsilonGreedy(Node):
             q_values = self.q(obs)
             greedy = q_values.argmax(dim=1)
             n_envs, n_actions = q_values.shape
-            explore = torch.rand(n_envs, generator=self.generator) < eps
+            # drawn on the CPU generator whatever the device: the same seed explores
+            # the same way on every device
+            draws = torch.rand(n_envs, generator=self.generator)
             random = torch.randint(n_actions, (n_envs,), generator=self.generator)
-            action = torch.where(explore, random, greedy)
+            # usually no env explores: then the greedy actions are the answer, without
+            # the tensor comparison and select (what dominates this node's cost)
+            eps32 = float(np.float32(eps))  # as torch compares float32 draws with eps
+            if any(u < eps32 for u in draws.tolist()):
+                explore = (draws < eps).to(greedy.device)
+                action = torch.where(explore, random.to(greedy.device), greedy)
+            else:
+                action = greedy
         if self.unit == "env_steps":
             self.count += n_envs
         return {"action": action, "epsilon": eps}
