@@ -122,3 +122,25 @@ def test_unused_output_that_matters_is_a_warning(toy_registry):
                           "in: {x: c.count}}\n", "w.yaml")
     warnings = check_graph(spec, toy_registry).warnings
     assert [(w.node, w.port, w.loc.line) for w in warnings] == [("acc", "total", 3)]
+
+
+def test_delayed_wire_out_of_a_repeated_part_is_a_located_warning(toy_registry):
+    """A delay carries one value per tick: fed from inside a `repeat`, it would deliver
+    only the last repetition's value (e.g. TD errors fed back to a prioritized buffer)."""
+    from rlgraph.core import parse_graph
+    text = ("nodes:\n"
+            "  c: {type: Counter, repeat: 3}\n"
+            "  g: {type: Gain, params: {factor: 2}, in: {x: c.count}}\n"
+            "  a:\n"
+            "    type: Adder\n"
+            "    in: {a: c.count, b: {from: g.y, delay: 1}}\n")
+    spec, _ = parse_graph(text, "r.yaml")
+    checked = check_graph(spec, toy_registry)
+    assert checked.errors == []
+    [warning] = checked.warnings
+    assert (warning.node, warning.port, warning.loc.line) == ("a", "b", 6)
+    assert "delayed wire from 'g.y', which 'c' repeats 3 times per tick" in warning.format()
+    assert "only the last repetition's value arrives" in warning.format()
+    assert "'every: k' instead of 'repeat: 3'" in warning.format()
+    spec, _ = parse_graph(text.replace("repeat: 3", "every: 3"), "r.yaml")
+    assert check_graph(spec, toy_registry).warnings == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +16,8 @@ from rlgraph.nodes.envs import GymEnv
 from rlgraph.nodes.policies import Greedy
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
-SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook"]
+SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook", "per_dqn",
+           "nstep_dqn", "dueling_double_dqn", "selective_dqn"]
 
 
 
@@ -193,3 +195,58 @@ def test_checkpoint_resumes_a_run_exactly():
         assert len(expected) > 40
         for mine, theirs in zip(resumed.value("qnet.module").parameters(), weights):
             assert torch.equal(mine, theirs)
+
+
+def test_per_dqn_feeds_every_batch_s_td_errors_back_as_priorities():
+    """One gradient step every 2 ticks from tick 1000; each batch's TD errors reach the
+    buffer on the next tick, over the delayed wires."""
+    with build(GRAPHS / "per_dqn.yaml", seed=1) as graph:
+        graph.run(1300)
+        replay, optim = graph.nodes["replay"], graph.nodes["optim"]
+        assert optim.updates == 150
+        assert replay.updates == 150  # the last batch's errors arrived at tick 1299
+        memory = replay.memory
+        leaves = memory.tree.get(np.arange(memory.capacity))
+        assert memory.tree.total == pytest.approx(leaves.sum())
+        assert len(np.unique(leaves[: len(memory)])) > 100  # no longer all at max
+        assert memory.max_priority > 1.0
+        assert graph.nodes["sample"].report()["beta"] == pytest.approx(0.4 + 0.6 * 1298 / 50000)
+
+
+def test_per_dqn_checkpoint_resumes_exactly_with_batches_in_flight():
+    small = ("qnet.hidden=[32]", "sample.after=500", "policy.decay_steps=1000")
+    with build(load(GRAPHS / "per_dqn.yaml", overrides=small), seed=6) as graph:
+        graph.run(1501)  # odd: a sampled batch and its TD errors are on the delayed wires
+        saved = copy.deepcopy(graph.state_dict())
+        graph.run(1000)
+        expected = graph.nodes["metrics"].rows
+        weights = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
+    with build(load(GRAPHS / "per_dqn.yaml", overrides=small), seed=99) as resumed:
+        resumed.load_state_dict(saved)
+        resumed.run(1000)
+        assert resumed.nodes["metrics"].rows == expected
+        for mine, theirs in zip(resumed.value("qnet.module").parameters(), weights):
+            assert torch.equal(mine, theirs)
+
+
+def test_nstep_dqn_stores_every_env_step_as_one_3_step_transition():
+    with build(load(GRAPHS / "nstep_dqn.yaml", overrides=("env.num_envs=3",)),
+               seed=2) as graph:
+        graph.run(401)  # 400 ticks x 3 envs
+        memory = graph.nodes["replay"].memory
+        open_windows = int(graph.nodes["nstep"].filled.sum())
+        assert len(memory) + open_windows == 1200 and open_windows <= 3 * 2
+        steps = memory.storage["steps"][: len(memory)]
+        rewards = memory.storage["reward"][: len(memory)]
+        assert rewards.shape == (len(memory), 3) and set(steps.tolist()) == {1, 2, 3}
+        # CartPole pays 1 per step: each row holds k ones, then zero padding
+        assert torch.equal(rewards.sum(dim=1), steps.float())
+
+
+def test_selective_dqn_trains_on_a_quarter_of_the_scored_rows():
+    with build(GRAPHS / "selective_dqn.yaml", seed=1) as graph:
+        graph.run(1300)  # 3 bursts of 256 scored batches at ticks 1024, 1152, 1280
+        select, optim = graph.nodes["select"], graph.nodes["optim"]
+        assert optim.updates == select.trainings > 0
+        assert select.scored == 3 * 256 * 64
+        assert select.report()["backprop_fraction"] == pytest.approx(0.25, abs=0.03)

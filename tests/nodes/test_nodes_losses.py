@@ -110,3 +110,59 @@ def test_report_is_the_mean_of_recent_losses(nets):
     assert loss.report() == {}
     values = [loss.step(batch(ROWS[i:i + 1]))["loss"].item() for i in range(4)]
     assert loss.report()["loss"] == pytest.approx(sum(values) / 4)
+
+
+def test_importance_weights_weigh_the_mean_but_not_the_per_sample_outputs(nets):
+    q, target_q = nets
+    plain = DQNLoss(q=q, target_q=target_q, gamma=GAMMA).step(batch(ROWS))
+    weights = torch.tensor([1.0, 0.5, 0.25, 0.0])
+    weighted = DQNLoss(q=q, target_q=target_q, gamma=GAMMA).step(
+        batch(ROWS)._replace(weights=weights))
+    assert torch.equal(weighted["losses"], plain["losses"])
+    assert torch.equal(weighted["td_error"], plain["td_error"])  # the new priorities
+    expected = sum(w * l for w, l in zip(weights.tolist(), plain["losses"].tolist())) / 4
+    assert weighted["loss"].item() == pytest.approx(expected)
+
+
+def n_step_batch(rows: list[tuple[int, int, list[float], int, bool, bool]], n: int) -> Batch:
+    """rows of (state, action, rewards of the k steps, next_state, terminated, truncated)."""
+    s, a, rewards, s2, term, trunc = zip(*rows)
+    eye = torch.eye(4)
+    padded = [r + [0.0] * (n - len(r)) for r in rewards]
+    return Batch(obs=eye[list(s)], action=torch.tensor(a), reward=torch.tensor(padded),
+                 next_obs=eye[list(s2)], terminated=torch.tensor(term),
+                 truncated=torch.tensor(trunc), indices=torch.arange(len(rows)),
+                 steps=torch.tensor([len(r) for r in rewards]))
+
+
+N_STEP_ROWS = [
+    (0, 1, [1.0, 2.0, 3.0], 1, False, False),  # a full 3-step window
+    (1, 2, [1.0, -1.0], 2, True, False),       # terminated after 2 steps: rewards only
+    (2, 0, [0.5, 4.0], 3, False, True),        # truncated after 2 steps: gamma^2 bootstrap
+    (3, 1, [2.0], 0, False, True),             # truncated after 1 step: gamma^1
+]
+
+
+@pytest.mark.parametrize("loss_type", [DQNLoss, DoubleDQNLoss])
+def test_n_step_targets_discount_rewards_and_bootstrap_with_the_loss_gamma(nets, loss_type):
+    q, target_q = nets
+    out = loss_type(q=q, target_q=target_q, gamma=GAMMA).step(n_step_batch(N_STEP_ROWS, 3))
+    expected = []
+    for s, a, rewards, s2, term, _trunc in N_STEP_ROWS:
+        k = len(rewards)
+        ret = sum(GAMMA ** i * r for i, r in enumerate(rewards))
+        if loss_type is DQNLoss:
+            next_value = max(TARGET[s2])
+        else:  # the online network picks, the target values
+            next_value = TARGET[s2][max(range(3), key=lambda b: ONLINE[s2][b])]
+        expected.append(ret + (0.0 if term else GAMMA ** k * next_value) - ONLINE[s][a])
+    assert out["td_error"].tolist() == pytest.approx(expected)
+
+
+def test_one_step_transitions_as_n_step_rows_give_the_same_targets(nets):
+    q, target_q = nets
+    loss = DQNLoss(q=q, target_q=target_q, gamma=GAMMA)
+    one = loss.step(batch(ROWS))["td_error"]
+    as_n = loss.step(n_step_batch([(s, a, [r], s2, te, tr) for s, a, r, s2, te, tr in ROWS],
+                                  n=1))["td_error"]
+    assert torch.allclose(one, as_n)

@@ -1,4 +1,4 @@
-"""MLP, driven without a graph."""
+"""MLP and DuelingMLP, driven without a graph."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 
 from rlgraph.core import NodeConfigError
 from rlgraph.nodes.data import EnvSpec
-from rlgraph.nodes.nets import MLP
+from rlgraph.nodes.nets import DuelingMLP, MLP
 
 
 def linears(module: nn.Module) -> list[nn.Linear]:
@@ -61,3 +61,33 @@ def test_state_dict_restores_weights(cartpole_spec):
     b.load_state_dict(a.state_dict())
     x = torch.randn(3, 4)
     assert torch.equal(a.module(x), b.module(x))
+
+
+def test_dueling_q_is_value_plus_centred_advantage(cartpole_spec):
+    net = DuelingMLP(spec=cartpole_spec, hidden=[16], head_hidden=[8], seed=3)
+    module = net.static_outputs["module"]
+    obs = torch.randn(5, 4)
+    q = module(obs)
+    features = module.trunk(obs)
+    value, advantage = module.value(features), module.advantage(features)
+    assert q.shape == (5, 2) and value.shape == (5, 1)
+    assert torch.allclose(q, value + advantage - advantage.mean(dim=1, keepdim=True))
+    assert torch.allclose(q.mean(dim=1), value.squeeze(1), atol=1e-6)  # V = mean_a Q
+    # streams: 16 -> 8 -> 1 and 16 -> 8 -> 2 over a 4 -> 16 trunk
+    shapes = [tuple(p.shape) for p in module.parameters()]
+    assert shapes == [(16, 4), (16,), (8, 16), (8,), (1, 8), (1,), (8, 16), (8,), (2, 8), (2,)]
+
+
+def test_dueling_same_seed_same_weights_and_state_round_trip(cartpole_spec):
+    a, b, c = (DuelingMLP(spec=cartpole_spec, hidden=[8], seed=s) for s in (1, 1, 2))
+    pa, pb, pc = (list(n.static_outputs["module"].parameters()) for n in (a, b, c))
+    assert all(torch.equal(x, y) for x, y in zip(pa, pb))
+    assert not all(torch.equal(x, y) for x, y in zip(pa, pc))
+    c.load_state_dict(a.state_dict())
+    obs = torch.randn(3, 4)
+    assert torch.equal(a.static_outputs["module"](obs), c.static_outputs["module"](obs))
+
+
+def test_dueling_rejects_an_empty_trunk(cartpole_spec):
+    with pytest.raises(NodeConfigError, match="at least 1 item"):
+        DuelingMLP(spec=cartpole_spec, hidden=[])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from rlgraph.nodes.data import Transition
@@ -88,3 +89,29 @@ def test_state_dict_round_trip():
     other.step(transition([10]))
     assert torch.equal(a.storage["reward"], b.storage["reward"])
     assert replay.report() == {"size": 6}
+
+
+def test_a_transition_without_rows_stores_nothing():
+    replay = ReplayBuffer(capacity=4)
+    memory = replay.static_outputs["buffer"]
+    replay.step(transition([1, 2]))
+    replay.step(transition([]))
+    assert (len(memory), memory.pos) == (2, 2)
+
+
+def test_n_step_fields_are_stored_and_gathered():
+    replay = ReplayBuffer(capacity=4)
+    memory = replay.static_outputs["buffer"]
+    t = transition([1, 2])
+    replay.step(t._replace(reward=torch.tensor([[1.0, 2.0], [3.0, 0.0]]),
+                           steps=torch.tensor([2, 1])))
+    batch = memory.gather(torch.tensor([1, 0]))
+    assert batch.reward.tolist() == [[3.0, 0.0], [1.0, 2.0]]
+    assert batch.steps.tolist() == [1, 2] and batch.weights is None
+
+
+def test_one_buffer_takes_one_kind_of_transition():
+    replay = ReplayBuffer(capacity=4)
+    replay.step(transition([1]))
+    with pytest.raises(ValueError, match="one-step"):
+        replay.step(transition([2])._replace(steps=torch.tensor([1])))
