@@ -67,7 +67,8 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
     failed: list[str] = []
     done: dict[str, list[Path]] = {file: [] for file in files}
     context = multiprocessing.get_context("spawn")  # no fork of a process using torch
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
         futures: dict[Any, tuple[str, int, Path]] = {}
         for file, stem, seed in runs:
             run_dir = folder / stem / f"seed-{seed}"
@@ -84,6 +85,12 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
                 failed.append(f"{stems[file]} seed {seed}")
                 print(f"  {stems[file]} seed {seed}: FAILED (exit {code})\n    "
                       + "\n    ".join(lines[-5:]), file=sys.stderr, flush=True)
+    except KeyboardInterrupt:  # the running workers save and stop on the same Ctrl-C
+        pool.shutdown(wait=True, cancel_futures=True)
+        print(f"interrupted; finished runs are in {folder}/ (`rlgraph plot` draws them)",
+              file=sys.stderr)
+        return 130
+    pool.shutdown()
     groups = {}
     for file, dirs in done.items():
         if dirs:

@@ -48,12 +48,8 @@ class Progress:
         self.start = self.last_line = time.perf_counter()
         self.bar: Any = None
         if not quiet and sys.stdout.isatty():
-            from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn,
-                                       TimeRemainingColumn)
-            from rich.progress import Progress as Bar
-            self.bar = Bar(TextColumn("ticks"), BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
-            self.task = self.bar.add_task("run", total=total, completed=start_tick, info="")
+            self.bar = _bar()
+            self.task = self.bar.add_task("run", total=total, completed=start_tick)
             self.bar.start()
 
     def update(self, tick: int, report: dict[str, Any]) -> None:
@@ -61,7 +57,8 @@ class Progress:
             return
         info = format_numbers(key_numbers(report))
         if self.bar is not None:
-            self.bar.update(self.task, completed=tick, info=info)
+            self.bar.info = info
+            self.bar.update(self.task, completed=tick)
         elif time.perf_counter() - self.last_line >= LINE_EVERY_S or tick >= self.total:
             self.last_line = time.perf_counter()
             print(f"[{tick}/{self.total}] {info}", flush=True)
@@ -69,3 +66,22 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _bar() -> Any:
+    """A rich progress bar with the key numbers on a line of their own below it, so that
+    a narrow terminal truncates neither."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
+                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class Bar(Progress):
+        info = ""
+
+        def get_renderables(self):  # type: ignore[no-untyped-def]
+            yield self.make_tasks_table(self.tasks)
+            yield Text("  " + self.info)
+
+    return Bar(TextColumn("ticks"), BarColumn(bar_width=30), MofNCompleteColumn(),
+               TaskProgressColumn(), TimeElapsedColumn(), TextColumn("eta"),
+               TimeRemainingColumn())

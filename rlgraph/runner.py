@@ -53,14 +53,23 @@ def collect_report(graph: Graph) -> dict[str, Any]:
             for key, value in node.report().items()}
 
 
+def _safe_report(graph: Graph) -> dict[str, Any]:
+    """The report for a summary; a node whose report fails after a crash costs its
+    numbers, not the summary."""
+    try:
+        return collect_report(graph)
+    except Exception:  # noqa: BLE001
+        return {}
+
+
 def make_run_dir(name: str, out: str | Path | None) -> Path:
     """A new, empty run folder; an existing non-empty one is never overwritten."""
     path = Path(out) if out else Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise GraphErrors([GraphError(
             f"run folder {path} already exists and is not empty", Loc(str(path)),
-            hint="choose another --out, move the old run away, or continue it with "
-                 f"`rlgraph resume {path}`")])
+            hint="choose another --out or move the old folder away (a stopped run "
+                 "continues with `rlgraph resume DIR`)")])
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -212,7 +221,7 @@ class Session:
                 self.save()
         except KeyboardInterrupt:  # a second Ctrl-C, mid-tick: the state is not whole
             status, code = "interrupted", EXIT_INTERRUPTED
-            print("stopped without saving: the second Ctrl-C came in the middle of a tick",
+            print("stopped without saving: Ctrl-C came in the middle of a tick",
                   file=sys.stderr)
         except FloatingPointError as exc:
             status, code = "failed", EXIT_FAILED
@@ -298,7 +307,7 @@ class Session:
             (str(ckpt.list_checkpoints(self.run_dir)[-1])
              if ckpt.list_checkpoints(self.run_dir) else None),
             "resumed_from_tick": self.resumed["tick"] if self.resumed else None,
-            "report": collect_report(graph), "seeds": graph.seeds}
+            "report": _safe_report(graph), "seeds": graph.seeds}
         if failure:
             summary["failure"] = failure
         tmp = self.run_dir / ".summary.json.tmp"
