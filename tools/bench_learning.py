@@ -34,6 +34,7 @@ class SeedResult:
     seed: int
     solved_at: int | None  # env steps, None if never solved
     train_s: float  # wall time spent in graph.run until solved or the end
+    train_cpu_s: float  # CPU time of this process in graph.run (less load-sensitive)
     best_eval: float
     env_steps: int  # env steps run in all
 
@@ -63,35 +64,39 @@ def run_seed(path: str, seed: int, max_steps: int, eval_every: int, eval_episode
     torch.set_num_threads(threads)
     graph = build(load(path, overrides=overrides), seed=seed)
     env_node = next(n for n in graph.nodes.values() if isinstance(n, GymEnv))
-    train_s, best, solved_at = 0.0, float("-inf"), None
+    train_s, train_cpu_s, best, solved_at = 0.0, 0.0, float("-inf"), None
     with graph:
         while env_node.env_steps < max_steps:
             next_eval = min(max_steps, (env_node.env_steps // eval_every + 1) * eval_every)
             ticks = -(-(next_eval - env_node.env_steps) // env_node.num_envs)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             graph.run(ticks + (graph.tick == 0))  # tick 0 only resets the env
             train_s += time.perf_counter() - start
+            train_cpu_s += time.process_time() - start_cpu
             score = evaluate(graph, q_ref, eval_episodes, EVAL_SEED + graph.tick)
             best = max(best, score)
             if score >= threshold:
                 solved_at = env_node.env_steps
                 break
-    return SeedResult(seed, solved_at, train_s, best, env_node.env_steps)
+    return SeedResult(seed, solved_at, train_s, train_cpu_s, best, env_node.env_steps)
 
 
 def table(title: str, results: list[SeedResult], max_steps: int) -> str:
     lines = [f"**{title}** — env steps until the mean greedy return reaches the threshold",
-             "", "| seed | solved at (env steps) | train wall time (s) | best eval return |",
-             "|---:|---:|---:|---:|"]
+             "", "| seed | solved at (env steps) | train wall time (s) | train CPU time (s) "
+             "| best eval return |", "|---:|---:|---:|---:|---:|"]
     for r in results:
         solved = f"{r.solved_at:,}" if r.solved_at is not None else f"not in {max_steps:,}"
-        lines.append(f"| {r.seed} | {solved} | {r.train_s:.1f} | {r.best_eval:.1f} |")
+        lines.append(f"| {r.seed} | {solved} | {r.train_s:.1f} | {r.train_cpu_s:.1f} "
+                     f"| {r.best_eval:.1f} |")
     steps = [r.solved_at for r in results if r.solved_at is not None]
     summary = f"solved {len(steps)}/{len(results)}"
     if len(steps) == len(results):
         summary += f"; median {statistics.median(steps):,.0f} env steps, max {max(steps):,}"
     times = [r.train_s for r in results]
     summary += f"; median train wall time {statistics.median(times):.1f} s"
+    cpu = [r.train_cpu_s for r in results]
+    summary += f", CPU time {statistics.median(cpu):.1f} s"
     return "\n".join(lines + ["", summary])
 
 
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_seed(*a))
             r = results[-1]
             print(f"seed {r.seed}: solved at {r.solved_at} env steps, "
-                  f"{r.train_s:.1f} s, best eval {r.best_eval:.1f}", file=sys.stderr)
+                  f"{r.train_s:.1f} s ({r.train_cpu_s:.1f} s CPU), best eval "
+                  f"{r.best_eval:.1f}", file=sys.stderr)
     title = " ".join([args.graph] + [f"--set {o}" for o in args.overrides])
     print(table(title, results, args.max_steps))
     return 0 if all(r.solved_at is not None for r in results) else 1

@@ -27,31 +27,35 @@ from .data import Batch, Transition
 from .device import torch_device
 from .replay import ReplayMemory
 
-ARITY = 16  # children per node: log16(1M) = 5 levels, each a few numpy calls
+ARITY = 16  # children per node: 1M slots = 4 levels, each a few numpy calls
 
 
 class SumTree:
     """Non-negative values over `capacity` slots, with prefix-sum search, in numpy.
 
-    A 16-ary tree stored level by level (level 0: the root's 16 children, the last
-    level: the leaves). Both operations are vectorized over a whole batch and walk the
-    levels once: `find` descends from the root, `update` recomputes the ancestors of the
-    changed leaves from their children (no running deltas, so no rounding drift). Per
-    level that is a handful of numpy calls on (batch, 16) arrays, with the child prefix
-    sums as one small matrix product; 1M slots take 5 levels.
+    A 16-ary tree stored level by level: a top level of up to 256 nodes, searched with
+    one cumsum, then levels of 16 children per node down to the leaves. Both operations
+    are vectorized over a whole batch and walk the levels once: `find` descends from
+    the top, `update` recomputes the ancestors of the changed leaves from their children
+    (no running deltas, so no rounding drift). Per level that is a handful of numpy
+    calls on (batch, 16) arrays, with the child prefix sums as one small matrix
+    product; 1M slots take 4 levels (256, 4096, 65536, 1M).
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         depth = max(1, math.ceil(math.log(capacity, ARITY) - 1e-9))
-        self.levels = [np.zeros(ARITY ** (level + 1)) for level in range(depth)]
+        # the top level holds up to 256 nodes, searched with one cumsum; below it each
+        # node has ARITY children
+        self.levels = [np.zeros(ARITY ** level)
+                       for level in range(min(2, depth), depth + 1)]
         self._rows = [level.reshape(-1, ARITY) for level in self.levels]  # children
         self._exclusive = np.triu(np.ones((ARITY, ARITY)), 1)  # x @ it: sums before j
         self._ones = np.ones(ARITY)
 
     @property
     def total(self) -> float:
-        return float(self.levels[0] @ self._ones)
+        return float(self.levels[0].sum())
 
     def get(self, indices: np.ndarray) -> np.ndarray:
         return self.levels[-1][indices]
@@ -61,14 +65,20 @@ class SumTree:
         self.levels[-1][indices] = values
         for level in range(len(self.levels) - 1, 0, -1):
             indices = indices // ARITY
-            self.levels[level - 1][indices] = self._rows[level].take(indices, axis=0) @ self._ones
+            children = self._rows[level].take(indices, axis=0)
+            self.levels[level - 1][indices] = children @ self._ones
 
     def find(self, mass: np.ndarray) -> np.ndarray:
         """For each mass in [0, total): the slot i with sum(values[:i]) <= mass <
-        sum(values[:i+1]). Slots past `limit` are never returned (see `sample`)."""
-        index = np.zeros(len(mass), dtype=np.intp)
+        sum(values[:i+1]). Rounding at mass ~ total can give an empty slot past the
+        filled ones; PrioritizedMemory.sample clamps it."""
+        top = self.levels[0]
+        prefix = np.cumsum(top)
+        index = np.searchsorted(prefix, mass, side="right")
+        np.minimum(index, len(top) - 1, out=index)
+        mass = mass - (prefix.take(index) - top.take(index))
         offsets = np.arange(len(mass)) * ARITY
-        for rows in self._rows:
+        for rows in self._rows[1:]:
             children = rows.take(index, axis=0)  # (batch, ARITY)
             before = children @ self._exclusive  # mass of the siblings to the left
             child = ((before[:, 1:] <= mass[:, None]) @ self._ones[1:]).astype(np.intp)
@@ -101,7 +111,8 @@ class PrioritizedMemory(ReplayMemory):
     def add(self, transition: Transition) -> torch.Tensor:
         slots = super().add(transition)
         if len(slots):
-            self.tree.update(slots.numpy(), np.full(len(slots), self.max_priority ** self.alpha))
+            new = np.full(len(slots), self.max_priority ** self.alpha)
+            self.tree.update(slots.numpy(), new)
         return slots
 
     def update_priorities(self, indices: np.ndarray, td_error: np.ndarray) -> None:

@@ -20,9 +20,9 @@ CHI2_99_P001 = 148.23
 def transition(ids: list[int]) -> Transition:
     """Rows tagged by id: obs = id, reward = id."""
     t = torch.tensor(ids, dtype=torch.float32)
+    no = torch.zeros(len(ids), dtype=torch.bool)
     return Transition(obs=t[:, None], action=torch.tensor(ids) % 2, reward=t,
-                      next_obs=t[:, None] + 0.5, terminated=torch.zeros(len(ids), dtype=torch.bool),
-                      truncated=torch.zeros(len(ids), dtype=torch.bool))
+                      next_obs=t[:, None] + 0.5, terminated=no, truncated=no)
 
 
 @pytest.mark.parametrize("capacity", [1, 5, 16, 300, 5000])
