@@ -91,11 +91,10 @@ class DQNLoss(Node):
     def n_step_return(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """For n-step rows: the discounted sum of their rewards (zero-padded beyond k)
         and gamma^k, the discount of the value they bootstrap from."""
-        n = batch.reward.shape[1]
-        powers = self.gamma ** torch.arange(n, dtype=torch.float64, device=batch.reward.device)
-        ret = batch.reward.double() @ powers
-        discount = self.gamma ** batch.steps.double()
-        return ret.to(batch.next_obs.dtype), discount.to(batch.next_obs.dtype)
+        reward = batch.reward
+        powers = self.gamma ** torch.arange(reward.shape[1], dtype=reward.dtype,
+                                            device=reward.device)
+        return reward @ powers, self.gamma ** batch.steps.to(reward.dtype)
 
     def td_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-sample loss (no reduction)."""
