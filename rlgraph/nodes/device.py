@@ -1,6 +1,9 @@
-"""From a graph's `device:` name to a torch.device, checked once at build."""
+"""From a graph's `device:` name to a torch.device, checked once at build; and the
+torch thread count a run should use."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -29,3 +32,34 @@ def _cuda_has(device: torch.device) -> bool:
     if not torch.cuda.is_available():
         return False
     return device.index is None or device.index < torch.cuda.device_count()
+
+
+#: Environment variable that sets torch's intra-op threads for rlgraph runs.
+THREADS_ENV = "RLGRAPH_THREADS"
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op thread count for a run and return it.
+
+    `threads` when given, else the RLGRAPH_THREADS environment variable, else 1.
+    rlgraph's agents run small networks on small batches, one tick at a time: there
+    torch's default of one thread per core only adds hand-off between threads (on a
+    shared 2-core machine dqn_target.yaml ran 12x slower with 2 threads than with 1;
+    tools/bench_threads.py measures it). Set more threads for large networks or batches.
+    """
+    if threads is None:
+        raw = os.environ.get(THREADS_ENV, "").strip()
+        if not raw:
+            threads = 1
+        else:
+            try:
+                threads = int(raw)
+            except ValueError:
+                threads = 0
+            if threads < 1:
+                raise ValueError(f"{THREADS_ENV} must be a positive whole number of "
+                                 f"threads, got {raw!r}")
+    if threads < 1:
+        raise ValueError(f"torch threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads
