@@ -90,7 +90,7 @@ def test_nodes_keep_their_tensors_on_cuda():
         assert action.device.type == "cuda" and action.shape == (3,)
         out = env.step(action)
         tr = out["transition"]
-        assert all(t.device.type == "cuda" for t in tr)
+        assert all(t.device.type == "cuda" for t in tr if t is not None)
         obs = out["obs"]
     target = TargetNetwork(source=q, tau=0.5)
     target.step()

@@ -167,3 +167,25 @@ def test_scale_reward_scales_only_the_reward():
     out = ScaleReward(scale=0.01).step(tr)["transition"]
     assert torch.allclose(out.reward, torch.tensor([0.01, -0.02]))
     assert out.terminated is tr.terminated and out.next_obs is tr.next_obs
+
+
+def test_emitted_tensors_are_not_changed_by_later_ticks():
+    """Consumers may keep what the env emitted (a buffer of recent transitions): the
+    env never writes into a tensor it has already emitted."""
+    env = GymEnv(seed=4, id="CartPole-v1", num_envs=2, kwargs={"max_episode_steps": 5})
+    outs = drive(env, random_actions(2, 3))
+    kept = [t for t in outs[1]["transition"] if t is not None]
+    copies = [t.clone() for t in kept]
+    drive(env, random_actions(2, 20, seed=1))
+    assert all(torch.equal(a, b) for a, b in zip(kept, copies))
+    env.close()
+
+
+def test_device_auto_emits_cpu_tensors_on_a_machine_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("auto means cuda here")
+    env = GymEnv(seed=0, id="CartPole-v1", num_envs=2, device="auto")
+    out = drive(env, random_actions(2, 1))[-1]
+    assert out["obs"].device.type == "cpu"
+    assert all(t.device.type == "cpu" for t in out["transition"] if t is not None)
+    env.close()

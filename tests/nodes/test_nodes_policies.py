@@ -107,3 +107,18 @@ def test_state_dict_resumes_schedule_and_random_stream(q):
 def test_bad_schedule_name_is_rejected(q):
     with pytest.raises(NodeConfigError, match="schedule"):
         EpsilonGreedy(q=q, schedule="cosine")
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.05, 0.3, 1.0])
+def test_epsilon_greedy_acts_as_the_plain_formula_with_the_same_draws(q, eps):
+    """Each firing draws rand(n) then randint(n) from the node's generator and acts
+    where(rand < eps, randint, argmax Q), whether or not any env explores."""
+    policy = EpsilonGreedy(seed=11, q=q, start=eps, end=eps)
+    reference = torch.Generator().manual_seed(11)
+    states = one_hot([0, 1, 2, 0, 1, 2, 0, 1])
+    greedy = q(states).argmax(dim=1)
+    for _ in range(50):
+        explore = torch.rand(8, generator=reference) < eps
+        random = torch.randint(3, (8,), generator=reference)
+        expected = torch.where(explore, random, greedy)
+        assert torch.equal(policy.step(states)["action"], expected)
