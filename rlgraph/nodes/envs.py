@@ -75,8 +75,9 @@ class GymEnv(Node):
         self._on_cpu = self._device.type == "cpu"
         self._obs_shape = (self.num_envs, *self.spec.obs_shape)
         self._obs: torch.Tensor | None = None
-        self._return = np.zeros(self.num_envs, dtype=np.float64)
-        self._length = np.zeros(self.num_envs, dtype=np.int64)
+        self._return = [0.0] * self.num_envs  # of each env's running episode
+        self._length = [0] * self.num_envs
+        self._no_flags = torch.zeros(self.num_envs, dtype=torch.bool, device=self._device)
         self.env_steps = 0
         self.episodes = 0
         self._started: float | None = None  # when this process began stepping
@@ -97,47 +98,49 @@ class GymEnv(Node):
         # numpy scalars, as SyncVectorEnv passes them (Discrete.contains checks those
         # faster than Python ints)
         per_env = list(act)
-        n = self.num_envs
         obs = np.empty(self._obs_shape, dtype=np.float32)
-        reward = np.empty(n, dtype=np.float64)
-        terminated = np.empty(n, dtype=np.bool_)
-        truncated = np.empty(n, dtype=np.bool_)
+        rewards: list[float] = []
+        terminated: list[bool] = []
+        truncated: list[bool] = []
         ended: list[int] = []
         finals: list[Any] = []
+        returns, lengths = self._return, self._length
         for i, env in enumerate(self.envs):
-            o, reward[i], term, trunc, _ = env.step(per_env[i])
-            terminated[i], truncated[i] = term, trunc
+            o, r, term, trunc, _ = env.step(per_env[i])
+            rewards.append(r)
+            terminated.append(term)
+            truncated.append(trunc)
+            returns[i] += float(r)  # float64 sums, whatever type the env returns
+            lengths[i] += 1
             if term or trunc:  # keep what the action led to, then start anew
                 ended.append(i)
                 finals.append(o)
                 o, _ = env.reset()
             obs[i] = o
+        current = self._tensor(obs)
         if ended:
             next_obs = obs.copy()
             next_obs[ended] = finals
             final = self._tensor(next_obs)
-        current = self._tensor(obs)
-        if not ended:
+            term_t = self._tensor(np.array(terminated, dtype=np.bool_))
+            trunc_t = self._tensor(np.array(truncated, dtype=np.bool_))
+        else:  # the usual tick: no flags set, one shared all-False tensor
             final = current  # what each action led to; no node modifies tensors in place
+            term_t = trunc_t = self._no_flags
         transition = Transition(
-            obs=self._obs,
-            action=self._action_tensor(action, act),
-            reward=self._tensor(reward.astype(np.float32)),
-            next_obs=final,
-            terminated=self._tensor(terminated),
-            truncated=self._tensor(truncated))
+            obs=self._obs, action=self._action_tensor(action, act),
+            reward=self._tensor(np.array(rewards, dtype=np.float32)), next_obs=final,
+            terminated=term_t, truncated=trunc_t)
         self._obs = current
-        self.env_steps += n
-        self._return += reward
-        self._length += 1
+        self.env_steps += self.num_envs
         out: dict[str, Any] = {"obs": current, "transition": transition}
         if ended:
             out["episode_end"] = Episodes(
-                returns=self._return[ended].tolist(), lengths=self._length[ended].tolist(),
+                returns=[returns[i] for i in ended], lengths=[lengths[i] for i in ended],
                 env_index=ended, env_steps=self.env_steps)
             self.episodes += len(ended)
-            self._return[ended] = 0.0
-            self._length[ended] = 0
+            for i in ended:
+                returns[i], lengths[i] = 0.0, 0
         return out
 
     def _action_tensor(self, action: torch.Tensor, act: np.ndarray) -> torch.Tensor:
@@ -167,7 +170,8 @@ class GymEnv(Node):
             raise RuntimeError(f"GymEnv '{self.name}': env '{self.id}' cannot be saved "
                                f"({type(exc).__name__}: {exc})") from exc
         return {"env": envs, "obs": None if self._obs is None else self._obs.cpu().clone(),
-                "return": self._return.copy(), "length": self._length.copy(),
+                "return": np.array(self._return, dtype=np.float64),
+                "length": np.array(self._length, dtype=np.int64),
                 "env_steps": self.env_steps, "episodes": self.episodes}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -175,8 +179,8 @@ class GymEnv(Node):
             sub.close()
         self.envs = pickle.loads(state["env"])
         self._obs = None if state["obs"] is None else state["obs"].to(self._device, copy=True)
-        self._return = state["return"].copy()
-        self._length = state["length"].copy()
+        self._return = [float(r) for r in state["return"]]
+        self._length = [int(n) for n in state["length"]]
         self.env_steps = state["env_steps"]
         self.episodes = state["episodes"]
         self._started = time.perf_counter() if self._obs is not None else None
@@ -199,5 +203,14 @@ class ScaleReward(Node):
 
     scale: float
 
+    def setup(self) -> None:
+        # the factor as a 0-dim tensor of the rewards' dtype: the same product as with
+        # the Python float, at half the cost (torch wraps a Python scalar on every call)
+        self._factor: dict[torch.dtype, torch.Tensor] = {}
+
     def step(self, transition: Transition) -> dict[str, Transition]:
-        return {"transition": transition._replace(reward=transition.reward * self.scale)}
+        reward = transition.reward
+        factor = self._factor.get(reward.dtype)
+        if factor is None:
+            factor = self._factor[reward.dtype] = torch.tensor(self.scale, dtype=reward.dtype)
+        return {"transition": transition._replace(reward=reward * factor)}

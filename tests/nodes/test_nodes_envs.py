@@ -189,3 +189,14 @@ def test_device_auto_emits_cpu_tensors_on_a_machine_without_cuda():
     assert out["obs"].device.type == "cpu"
     assert all(t.device.type == "cpu" for t in out["transition"] if t is not None)
     env.close()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_scale_reward_gives_the_product_with_the_python_float_bit_for_bit(dtype):
+    rewards = torch.randn(1000, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    tr = Transition(obs=torch.zeros(1000, 4), action=torch.zeros(1000, dtype=torch.int64),
+                    reward=rewards, next_obs=torch.zeros(1000, 4),
+                    terminated=torch.zeros(1000, dtype=torch.bool),
+                    truncated=torch.zeros(1000, dtype=torch.bool))
+    out = ScaleReward(scale=0.013).step(tr)["transition"]
+    assert out.reward.dtype == dtype and torch.equal(out.reward, rewards * 0.013)
