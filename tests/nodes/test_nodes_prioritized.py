@@ -157,3 +157,32 @@ def test_state_round_trip_resumes_the_same_batches():
     assert torch.equal(first.weights, again.weights)
     assert other.static_outputs["buffer"].tree.total == pytest.approx(memory.tree.total)
     assert other.static_outputs["buffer"].max_priority == memory.max_priority
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_replay_nstep_per_loss_and_dueling_keep_their_tensors_on_cuda(cartpole_spec):
+    from rlgraph.nodes.losses import DQNLoss
+    from rlgraph.nodes.nets import DuelingMLP
+    from rlgraph.nodes.nstep import NStep
+    from rlgraph.nodes.selective import SelectiveBackprop
+    net = DuelingMLP(spec=cartpole_spec, hidden=[8], device="cuda").static_outputs["module"]
+    replay = PrioritizedReplay(capacity=64, device="cuda")
+    memory = replay.static_outputs["buffer"]
+    sampler = PrioritizedSampler(buffer=memory, batch_size=8, device="cuda")
+    nstep, loss = NStep(n=2, device="cuda"), DQNLoss(q=net, target_q=net, device="cuda")
+    select = SelectiveBackprop(batch_size=8, beta=0.0, device="cuda")
+    ids = list(range(4))
+    t = transition(ids)
+    t = t._replace(obs=torch.randn(4, 4), next_obs=torch.randn(4, 4),
+                   truncated=torch.tensor([True, False, False, False]))
+    cuda = Transition(*(None if v is None else v.cuda() for v in t))
+    for _ in range(12):
+        replay.step(nstep.step(cuda)["transition"])
+    assert all(v.device.type == "cuda" for v in memory.storage.values())
+    batch = sampler.step()["batch"]
+    assert batch.indices.device.type == "cuda" and batch.weights.device.type == "cuda"
+    out = loss.step(batch)
+    assert out["loss"].device.type == "cuda"
+    replay.step(nstep.step(cuda)["transition"], td_error=out["td_error"], sampled=batch)
+    chosen = select.step(batch, out["losses"])["batch"]
+    assert chosen.obs.device.type == "cuda"
