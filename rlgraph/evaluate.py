@@ -19,6 +19,8 @@ def checkpoint_of(target: str | Path) -> tuple[Path, Path]:
     """(run folder, checkpoint file) from a run folder (its newest checkpoint) or a
     checkpoint file inside one."""
     path = Path(target)
+    if not path.exists():
+        raise ckpt.checkpoint_error(path, "no such run folder or checkpoint file")
     if path.is_dir():
         return path, ckpt.latest(path)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent

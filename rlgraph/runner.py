@@ -126,6 +126,8 @@ def resume_run(run_dir: str | Path, steps: int | None = None,
     tick `steps` (default: the graph's steps)."""
     options = options or RunOptions()
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ckpt.checkpoint_error(run_dir, "no such run folder")
     path = ckpt.latest(run_dir)
     graph, payload = open_checkpoint(run_dir, path)
     total = steps if steps is not None else graph.spec.steps

@@ -50,3 +50,9 @@ def test_eval_with_a_wrong_network_name_lists_the_networks(trained, capsys):
     err = capsys.readouterr().err
     assert "'env.obs' is not a network output" in err
     assert "qnet.module, target.module" in err
+
+
+@pytest.mark.parametrize("command", ["eval", "resume"])
+def test_a_missing_run_folder_is_a_clear_error(command, tmp_path, capsys):
+    assert main([command, str(tmp_path / "nope")]) == 1
+    assert f"{tmp_path / 'nope'}: error: no such run folder" in capsys.readouterr().err
