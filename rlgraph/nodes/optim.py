@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -65,18 +66,19 @@ class Optimizer(Node):
                                     allow_unused=True)
         for p, g in zip(self.parameters, grads):
             p.grad = g
-        finite = torch.isfinite(loss.detach())
         if self.max_grad_norm is not None:
             self.grad_norm = nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
-            finite = finite & torch.isfinite(self.grad_norm)
-        if not finite:  # one host sync per update; checked before the weights change
+        # checked before the weights change; .item() costs under 1 us on CPU (a tensor
+        # isfinite costs ~10), on a GPU it waits for this update's kernels
+        if not math.isfinite(loss.item()) or (
+                self.grad_norm is not None and not math.isfinite(self.grad_norm.item())):
             self._stop_non_finite(loss)
         self.optimizer.step()
         self.updates += 1
 
     def _stop_non_finite(self, loss: torch.Tensor) -> None:
-        loss = loss.detach()
-        what = (f"the loss is {float(loss)}" if not torch.isfinite(loss)
+        value = loss.item()
+        what = (f"the loss is {value}" if not math.isfinite(value)
                 else f"the gradient norm is {float(self.grad_norm)}")
         raise NonFiniteError(
             f"node '{self.name}': {what} at tick {self.clock.tick} (update "
