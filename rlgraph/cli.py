@@ -48,7 +48,7 @@ def _run_options(args: argparse.Namespace):
     from .runner import RunOptions
     return RunOptions(quiet=args.quiet, checkpoint_every=args.checkpoint_every,
                       keep=args.keep_checkpoints, replay=args.checkpoint_replay,
-                      tensorboard=args.tensorboard)
+                      tensorboard=args.tensorboard, threads=args.threads)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -147,6 +147,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         "is no longer exact)")
     parser.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=True,
                         help="write TensorBoard events to tb/ (default: yes)")
+    parser.add_argument("--threads", type=count(1),
+                        help="torch threads (default: $RLGRAPH_THREADS, else 1: fastest "
+                             "for small networks)")
 
 
 def add_curve_options(parser: argparse.ArgumentParser) -> None:

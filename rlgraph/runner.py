@@ -45,6 +45,7 @@ class RunOptions:
     keep: int = 2  # newest checkpoints kept
     replay: bool = True  # replay contents in checkpoints (exact resume)
     tensorboard: bool = True
+    threads: int | None = None  # torch threads; None: RLGRAPH_THREADS, else 1
 
 
 def collect_report(graph: Graph) -> dict[str, Any]:
@@ -86,6 +87,17 @@ def draw(checked: CheckedGraph, run_dir: Path) -> None:
         print(f"note: {exc}", file=sys.stderr)
 
 
+def set_threads(threads: int | None) -> None:
+    """torch's thread count for the run (rlgraph.nodes.device.configure_threads); a bad
+    RLGRAPH_THREADS is a user error."""
+    from .nodes.device import THREADS_ENV, configure_threads
+    try:
+        configure_threads(threads)
+    except ValueError as exc:
+        raise GraphErrors([GraphError(str(exc), Loc(THREADS_ENV),
+                                      hint="e.g. RLGRAPH_THREADS=1")]) from None
+
+
 def seed_globals(seed: int) -> None:
     """Seed the process-wide RNGs too, for nodes that draw from them."""
     import numpy as np
@@ -100,6 +112,7 @@ def run_graph(path: str | Path, steps: int | None = None, seed: int | None = Non
               out: str | Path | None = None, options: RunOptions | None = None) -> int:
     """Build a graph file and train it in a new run folder; the exit code."""
     options = options or RunOptions(quiet=quiet)
+    set_threads(options.threads)
     checked = load(path, REGISTRY, overrides)
     for warning in checked.warnings:
         print(warning.format(), file=sys.stderr)
@@ -125,6 +138,7 @@ def resume_run(run_dir: str | Path, steps: int | None = None,
     """Continue a run folder from its newest checkpoint, into the same folder, until
     tick `steps` (default: the graph's steps)."""
     options = options or RunOptions()
+    set_threads(options.threads)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ckpt.checkpoint_error(run_dir, "no such run folder")

@@ -115,3 +115,18 @@ def test_bad_checkpoint_options_are_usage_errors(flag, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["run", "graphs/dqn.yaml", flag, "-1"])
     assert info.value.code == 2
+
+
+def test_threads_option_sets_torch_threads(tmp_path):
+    import torch
+    assert main(["run", str(small_dqn(tmp_path)), "--steps", "20", "--threads", "2",
+                 "--quiet", "--no-tensorboard", "--out", str(tmp_path / "run")]) == 0
+    assert torch.get_num_threads() == 2
+
+
+def test_a_bad_threads_environment_value_is_a_user_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RLGRAPH_THREADS", "many")
+    assert main(["run", str(small_dqn(tmp_path)), "--steps", "20", "--quiet",
+                 "--no-tensorboard", "--out", str(tmp_path / "run")]) == 1
+    assert "RLGRAPH_THREADS" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
