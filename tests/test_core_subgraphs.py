@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from support import FIXTURES
 from rlgraph.core import build, check_graph, read_graph
 from rlgraph.core.overrides import apply_overrides
@@ -100,6 +102,13 @@ def test_override_mistakes_are_located_on_the_command_line(toy_registry):
     assert "'steps' must be an integer >= 1" in by_text["--set steps=0"].message
     assert "no value given" in by_text["--set count.start="].message
     assert len(errors) == 6
+
+
+def test_override_null_sets_a_param_to_null():
+    spec, _ = read_graph(Path(__file__).parent.parent / "graphs" / "dqn_target.yaml")
+    assert apply_overrides(spec, ["optim.max_grad_norm=null"]) == []
+    assert spec.nodes["optim"].params["max_grad_norm"] is None
+    assert check_graph(spec).errors == []
 
 
 def test_override_can_swap_a_node_type(toy_registry):

@@ -6,7 +6,7 @@
     --set agent_a.loss.gamma=0.9 nested names of subgraph nodes
     --set agent_a.gamma=0.9      a param a subgraph exports
 
-Values are read as YAML (`0.98`, `1e-3`, `[64, 64]`, `true`). An unknown param is reported by
+Values are read as YAML (`0.98`, `1e-3`, `[64, 64]`, `true`, `null`). An unknown param is reported by
 the usual checks, located at the override: `--set loss.gama=0.98: error: ...`.
 """
 
@@ -35,15 +35,15 @@ def apply_overrides(spec: GraphSpec, overrides: Sequence[str]) -> list[GraphErro
             errors.append(GraphError(f"'{text}' is not KEY=VALUE", loc,
                                      hint="e.g.  --set loss.gamma=0.98"))
             continue
-        value, problems = load_yaml(raw, loc.file) if raw.strip() else (None, [])
+        if not raw.strip():
+            errors.append(GraphError(f"no value given for '{key}'", loc,
+                                     hint=f"e.g.  --set {key}=...  (null sets it to null)"))
+            continue
+        value, problems = load_yaml(raw, loc.file)
         if problems:
             problem = problems[0].message.removeprefix("malformed YAML: ")
             errors.append(GraphError(f"cannot read the value '{raw}': {problem}", loc,
                                      hint="values are YAML: 0.98, 1e-3, true, [64, 64], 'text'"))
-            continue
-        if value is None:
-            errors.append(GraphError(f"no value given for '{key}'", loc,
-                                     hint=f"e.g.  --set {key}=..."))
             continue
         _apply(spec, key, value, loc, errors)
     return errors
