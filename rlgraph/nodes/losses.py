@@ -12,6 +12,7 @@ its own gamma, so an NStep node and a loss can never disagree about it.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -106,6 +107,14 @@ class DQNLoss(Node):
         if not self.recent:
             return {}
         return {"loss": float(torch.stack(tuple(self.recent)).mean())}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The recent losses, so that a resumed run reports the same running mean."""
+        return {"recent": torch.stack(tuple(self.recent)).cpu() if self.recent
+                else torch.zeros(0)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.recent = deque(state["recent"].unbind(0), maxlen=REPORT_WINDOW)
 
 
 @register

@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rlgraph.core import In, Kind, Node, Out, Param, register
@@ -17,6 +18,29 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
     "leaky_relu": nn.LeakyReLU,
 }
+
+
+FUNCTIONAL = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh}
+
+
+class Stack(nn.Sequential):
+    """nn.Sequential whose forward calls linear layers and plain activations directly.
+
+    Same children, parameters and state_dict keys as nn.Sequential and the same numbers,
+    at about half the Python cost per forward (acting calls it every tick with one
+    row): no per-layer `Module.__call__`, and no Flatten of an already flat batch.
+    Forward hooks on the inner layers are therefore not called."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self._modules.values():
+            kind = type(layer)
+            if kind is nn.Linear:
+                x = F.linear(x, layer.weight, layer.bias)
+            elif kind in FUNCTIONAL:
+                x = FUNCTIONAL[kind](x)
+            elif kind is not nn.Flatten or x.dim() != 2:
+                x = layer(x)
+        return x
 
 
 def layers(sizes: list[int], activation: str, last_activation: bool) -> list[nn.Module]:
@@ -90,7 +114,7 @@ class MLP(QNetwork):
 
     def build(self, spec: EnvSpec) -> nn.Module:
         sizes = [spec.obs_size, *self.hidden, spec.n_actions]
-        return nn.Sequential(nn.Flatten(start_dim=1), *layers(sizes, self.activation, False))
+        return Stack(nn.Flatten(start_dim=1), *layers(sizes, self.activation, False))
 
 
 class DuelingQ(nn.Module):
@@ -130,10 +154,10 @@ class DuelingMLP(QNetwork):
     activation: str
 
     def build(self, spec: EnvSpec) -> nn.Module:
-        trunk = nn.Sequential(nn.Flatten(start_dim=1),
+        trunk = Stack(nn.Flatten(start_dim=1),
                               *layers([spec.obs_size, *self.hidden], self.activation, True))
         width = self.hidden[-1]
-        value = nn.Sequential(*layers([width, *self.head_hidden, 1], self.activation, False))
-        advantage = nn.Sequential(*layers([width, *self.head_hidden, spec.n_actions],
+        value = Stack(*layers([width, *self.head_hidden, 1], self.activation, False))
+        advantage = Stack(*layers([width, *self.head_hidden, spec.n_actions],
                                           self.activation, False))
         return DuelingQ(trunk, value, advantage)

@@ -108,11 +108,11 @@ class PrioritizedMemory(ReplayMemory):
         self.tree = SumTree(capacity)
         self.max_priority = 1.0
 
-    def add(self, transition: Transition) -> torch.Tensor:
+    def add(self, transition: Transition) -> np.ndarray:
         slots = super().add(transition)
         if len(slots):
             new = np.full(len(slots), self.max_priority ** self.alpha)
-            self.tree.update(slots.numpy(), new)
+            self.tree.update(slots, new)
         return slots
 
     def update_priorities(self, indices: np.ndarray, td_error: np.ndarray) -> None:

@@ -166,3 +166,17 @@ def test_one_step_transitions_as_n_step_rows_give_the_same_targets(nets):
     as_n = loss.step(n_step_batch([(s, a, [r], s2, te, tr) for s, a, r, s2, te, tr in ROWS],
                                   n=1))["td_error"]
     assert torch.allclose(one, as_n)
+
+
+def test_reported_loss_survives_a_state_round_trip(nets):
+    q, target_q = nets
+    first = DQNLoss(q=q, target_q=target_q, gamma=GAMMA)
+    for rows in (ROWS, ROWS[:2], ROWS[2:]):
+        first.step(batch(rows))
+    resumed = DQNLoss(q=q, target_q=target_q, gamma=GAMMA)
+    assert resumed.report() == {}
+    resumed.load_state_dict(first.state_dict())
+    assert resumed.report() == first.report()
+    first.step(batch(ROWS[1:]))
+    resumed.step(batch(ROWS[1:]))
+    assert resumed.report()["loss"] == pytest.approx(first.report()["loss"])
