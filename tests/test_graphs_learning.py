@@ -250,3 +250,15 @@ def test_selective_dqn_trains_on_a_quarter_of_the_scored_rows():
         assert optim.updates == select.trainings > 0
         assert select.scored == 3 * 256 * 64
         assert select.report()["backprop_fraction"] == pytest.approx(0.25, abs=0.03)
+
+
+def test_a_prioritized_buffer_without_its_feedback_wires_is_a_located_warning(tmp_path):
+    text = (GRAPHS / "per_dqn.yaml").read_text()
+    cut = "\n".join(line for line in text.splitlines()
+                    if "td_error: {from" not in line and "sampled: {from" not in line)
+    (tmp_path / "no_feedback.yaml").write_text(cut)
+    warnings = [w.format() for w in load(tmp_path / "no_feedback.yaml").warnings]
+    assert len(warnings) == 2, warnings
+    assert "node 'replay', port 'td_error': optional input 'td_error' is not connected" \
+        in warnings[0]
+    assert "port 'sampled'" in warnings[1] and ":28:3: warning" in warnings[0]  # the node
