@@ -29,7 +29,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from machine import cpu_model  # tools/, beside this script
 
 GRAPH = """\
 name: acting
@@ -117,7 +118,7 @@ def main() -> None:
         for n in args.num_envs:
             print(f"num_envs={n}: {measure_graph(n, args.ticks, profile=True):,.0f} steps/s")
         return
-    print(f"{_cpu_model()}, 1 torch thread, Python {platform.python_version()}; "
+    print(f"{cpu_model()}, 1 torch thread, Python {platform.python_version()}; "
           f"{args.ticks} ticks per measurement, median of {args.repeats} alternated "
           f"fresh processes\n")
     header = "| num_envs | raw gymnasium steps/s | graph steps/s | graph / raw |"
@@ -141,16 +142,6 @@ def main() -> None:
             b_ratio = statistics.median([b / r for b, r in zip(base, raw)])
             row += f" {statistics.median(base):,.0f} | {b_ratio:.0%} |"
         print(row, flush=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reference_dqn  # noqa: E402
 from rlgraph.core import Graph, build, load  # noqa: E402
+from machine import cpu_model  # noqa: E402  (tools/, beside this script)
 
 GRAPH = Path(__file__).resolve().parent.parent / "graphs" / "dqn_notebook.yaml"
 
@@ -137,7 +138,7 @@ def main() -> None:
     updates = ref_runs[0].updates  # the same in every repetition: fixed seed
     rows = [("graph (dqn_notebook.yaml)", graph_runs), ("hand-written (reference_dqn.py)",
                                                        ref_runs)]
-    cpu = _cpu_model()
+    cpu = cpu_model()
     print(f"{cpu}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
           f"Python {platform.python_version()}; {args.steps} env steps, seed {args.seed}, "
           f"median of {args.repeats} alternated runs\n")
@@ -154,16 +155,6 @@ def main() -> None:
     raw = median([g.wall_s / r.wall_s for g, r in zip(graph_runs, ref_runs)])
     print(f"\nratio graph / hand-written: {ratio:.2f} at equal updates "
           f"(raw wall-time ratio {raw:.2f}; goal <= 1.0)")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from machine import cpu_model  # tools/, beside this script
 
 
 def measure(path: str, ticks: int, threads: int, overrides: list[str]) -> float:
@@ -55,7 +56,7 @@ def main() -> None:
                                   str(args.ticks), "--one", str(t), *sets], check=True,
                                  capture_output=True, text=True).stdout
             times[t].append(json.loads(out.strip().splitlines()[-1])["s"])
-    print(f"{_cpu_model()}, {_cores()} cores, Python {platform.python_version()}; "
+    print(f"{cpu_model()}, {_cores()} cores, Python {platform.python_version()}; "
           f"{args.graph}, {args.ticks} ticks, median of {args.repeats} alternated runs\n")
     print("| torch threads | wall s | vs 1 thread |")
     print("|---|---|---|")
@@ -68,16 +69,6 @@ def main() -> None:
 def _cores() -> int:
     import os
     return os.cpu_count() or 1
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
