@@ -25,7 +25,7 @@ from rlgraph.core import REQUIRED, In, Kind, Node, Out, Param, register
 
 from .data import Batch, Transition
 from .device import torch_device
-from .replay import ReplayMemory
+from .replay import SAMPLER_PARAMS, ReplayMemory
 
 ARITY = 16  # children per node: 1M slots = 4 levels, each a few numpy calls
 
@@ -237,9 +237,7 @@ class PrioritizedSampler(Node):
     outputs = {"batch": Out(Kind.BATCH, "obs, action, reward, next_obs, terminated, "
                             "truncated, indices, weights; batch_size rows")}
     params = {
-        "batch_size": Param(int, 32, "transitions per batch", low=1),
-        "min_size": Param(int, None, "emit nothing while the buffer holds fewer "
-                          "transitions (default: batch_size)", low=1),
+        **SAMPLER_PARAMS,
         "beta": Param(float, 0.4, "importance-sampling exponent at tick 0",
                       low=0.0, high=1.0),
         "beta_ticks": Param(int, 100_000, "ticks over which beta grows linearly to 1",

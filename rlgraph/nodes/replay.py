@@ -160,6 +160,14 @@ class ReplayBuffer(Node):
         self.memory.load_state_dict(state)
 
 
+#: The params every sampler has.
+SAMPLER_PARAMS = {
+    "batch_size": Param(int, 32, "transitions per batch", low=1),
+    "min_size": Param(int, None, "emit nothing while the buffer holds fewer "
+                      "transitions (default: batch_size)", low=1),
+}
+
+
 @register
 class UniformSampler(Node):
     """Draws batches of transitions uniformly (with replacement) from a replay buffer.
@@ -172,11 +180,7 @@ class UniformSampler(Node):
     inputs = {"buffer": In(Kind.BUFFER, "the replay memory to draw from")}
     outputs = {"batch": Out(Kind.BATCH, "obs, action, reward, next_obs, terminated, "
                             "truncated, indices; batch_size rows")}
-    params = {
-        "batch_size": Param(int, 32, "transitions per batch", low=1),
-        "min_size": Param(int, None, "emit nothing while the buffer holds fewer "
-                          "transitions (default: batch_size)", low=1),
-    }
+    params = SAMPLER_PARAMS
 
     batch_size: int
     min_size: int | None
