@@ -1,4 +1,4 @@
-"""Environments: gymnasium vector envs as graph nodes, and transforms of their output."""
+"""Environments: gymnasium envs as graph nodes, and transforms of their output."""
 
 from __future__ import annotations
 
@@ -94,10 +94,7 @@ class GymEnv(Node):
             return {"obs": self._obs}
         if action is None:  # the policy did not act this tick: hold
             return {"obs": self._obs}
-        act = action.detach().numpy() if action.device.type == "cpu" else action.cpu().numpy()
-        # numpy scalars, as SyncVectorEnv passes them (Discrete.contains checks those
-        # faster than Python ints)
-        per_env = list(act)
+        act = action.detach().cpu().numpy()
         obs = np.empty(self._obs_shape, dtype=np.float32)
         rewards: list[float] = []
         terminated: list[bool] = []
@@ -105,8 +102,10 @@ class GymEnv(Node):
         ended: list[int] = []
         finals: list[Any] = []
         returns, lengths = self._return, self._length
-        for i, env in enumerate(self.envs):
-            o, r, term, trunc, _ = env.step(per_env[i])
+        # numpy scalars, as SyncVectorEnv passes them (Discrete.contains checks those
+        # faster than Python ints)
+        for i, (env, a) in enumerate(zip(self.envs, act)):
+            o, r, term, trunc, _ = env.step(a)
             rewards.append(r)
             terminated.append(term)
             truncated.append(trunc)
@@ -128,7 +127,8 @@ class GymEnv(Node):
             final = current  # what each action led to; no node modifies tensors in place
             term_t = trunc_t = self._no_flags
         transition = Transition(
-            obs=self._obs, action=self._action_tensor(action, act),
+            obs=self._obs,
+            action=self._tensor(act.astype(np.int64, copy=False) if self._discrete else act),
             reward=self._tensor(np.array(rewards, dtype=np.float32)), next_obs=final,
             terminated=term_t, truncated=trunc_t)
         self._obs = current
@@ -143,17 +143,9 @@ class GymEnv(Node):
                 returns[i], lengths[i] = 0.0, 0
         return out
 
-    def _action_tensor(self, action: torch.Tensor, act: np.ndarray) -> torch.Tensor:
-        """The actions as the transition keeps them: int64 for discrete spaces, on the
-        graph's device, a plain tensor even if the policy acted in inference mode."""
-        if self._on_cpu:
-            return torch.from_numpy(act.astype(np.int64, copy=False) if self._discrete
-                                    else act)
-        dtype = torch.int64 if self._discrete else action.dtype
-        return action.detach().to(self._device, dtype, copy=True)
-
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        """A tensor on the graph's device from an array this node owns (no copy on cpu)."""
+        """A plain tensor on the graph's device from `array` (no copy on cpu: nothing
+        writes into an emitted tensor), even if the array came from an inference tensor."""
         tensor = torch.from_numpy(array)
         return tensor if self._on_cpu else tensor.to(self._device)
 
