@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -56,19 +57,15 @@ def main() -> None:
                                   str(args.ticks), "--one", str(t), *sets], check=True,
                                  capture_output=True, text=True).stdout
             times[t].append(json.loads(out.strip().splitlines()[-1])["s"])
-    print(f"{cpu_model()}, {_cores()} cores, Python {platform.python_version()}; "
+    print(f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"{args.graph}, {args.ticks} ticks, median of {args.repeats} alternated runs\n")
-    print("| torch threads | wall s | vs 1 thread |")
+    first = args.threads[0]
+    print(f"| torch threads | wall s | vs {first} thread{'s' * (first > 1)} |")
     print("|---|---|---|")
-    base = statistics.median(times[args.threads[0]])
+    base = statistics.median(times[first])
     for t in args.threads:
         m = statistics.median(times[t])
         print(f"| {t} | {m:.2f} | {m / base:.2f}x |")
-
-
-def _cores() -> int:
-    import os
-    return os.cpu_count() or 1
 
 
 if __name__ == "__main__":

@@ -105,8 +105,9 @@ class Result:
 
 def run(steps: int, seed: int, device: str = "cpu") -> Result:
     """Train for `steps` env steps; return the counts and timings."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
-                       else "cpu" if device == "auto" else device)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
