@@ -23,12 +23,12 @@ import argparse
 import cProfile
 import platform
 import pstats
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import torch
@@ -111,10 +111,6 @@ def profile(which: str, steps: int, seed: int, overrides: list[str]) -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30_000, help="env steps per run")
@@ -138,8 +134,7 @@ def main() -> None:
     updates = ref_runs[0].updates  # the same in every repetition: fixed seed
     rows = [("graph (dqn_notebook.yaml)", graph_runs), ("hand-written (reference_dqn.py)",
                                                        ref_runs)]
-    cpu = cpu_model()
-    print(f"{cpu}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
+    print(f"{cpu_model()}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
           f"Python {platform.python_version()}; {args.steps} env steps, seed {args.seed}, "
           f"median of {args.repeats} alternated runs\n")
     print("| | wall s | updates | acting us/env step | us/update | wall s at "
