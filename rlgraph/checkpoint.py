@@ -300,9 +300,13 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 def latest(run_dir: Path) -> Path:
     found = list_checkpoints(run_dir)
     if not found:
-        raise checkpoint_error(run_dir, "no checkpoint in this run folder",
-                               hint="checkpoints are written every --checkpoint-every "
-                                    "ticks and at the end of `rlgraph run`")
+        graph = run_dir / "graph.yaml"
+        raise checkpoint_error(
+            run_dir, "no checkpoint in this run folder",
+            hint="checkpoints are written every --checkpoint-every ticks and at the end of "
+                 f"`rlgraph run`; without one, start again: rlgraph run {graph}"
+            if graph.is_file() else "pass a folder that `rlgraph run` wrote (graph.yaml, "
+            "checkpoints/)")
     return found[-1]
 
 

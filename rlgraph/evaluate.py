@@ -24,6 +24,11 @@ def checkpoint_of(target: str | Path) -> tuple[Path, Path]:
     if path.is_dir():
         return path, ckpt.latest(path)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    if not (run_dir / "graph.yaml").is_file():
+        raise ckpt.checkpoint_error(
+            path, f"not a checkpoint inside a run folder ({run_dir} has no graph.yaml, "
+            "which says what graph to build)",
+            hint="pass a run folder, or a checkpoints/ckpt-*.pt file inside one")
     return run_dir, path
 
 

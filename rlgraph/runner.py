@@ -67,11 +67,16 @@ def make_run_dir(name: str, out: str | Path | None) -> Path:
     """A new, empty run folder; an existing non-empty one is never overwritten."""
     path = Path(out) if out else Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        what = "is a file" if not path.is_dir() else "already exists and is not empty"
         raise GraphErrors([GraphError(
-            f"run folder {path} already exists and is not empty", Loc(str(path)),
+            f"run folder {path} {what}", Loc(str(path)),
             hint="choose another --out or move the old folder away (a stopped run "
                  "continues with `rlgraph resume DIR`)")])
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a parent folder should be, no permission, ...
+        raise GraphErrors([GraphError(f"cannot create run folder {path}: {exc.strerror}",
+                                      Loc(str(path)), hint="choose another --out")]) from None
     return path
 
 

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,15 @@ def test_a_checkpoint_of_another_graph_names_what_differs(finished, capsys):
 def test_resume_of_a_folder_without_checkpoints_or_graph_is_a_clear_error(tmp_path, capsys):
     assert main(["resume", str(tmp_path), *QUIET]) == 1
     assert "no checkpoint in this run folder" in capsys.readouterr().err
+
+
+def test_resume_of_a_run_whose_checkpoints_were_deleted_says_how_to_start_again(
+        finished, capsys):
+    shutil.rmtree(finished / "checkpoints")
+    assert main(["resume", str(finished), *QUIET]) == 1
+    err = capsys.readouterr().err
+    assert "no checkpoint in this run folder" in err
+    assert f"start again: rlgraph run {finished / 'graph.yaml'}" in err
 
 
 def test_resume_past_the_end_asks_for_more_steps(finished, capsys):

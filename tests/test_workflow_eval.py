@@ -56,3 +56,12 @@ def test_eval_with_a_wrong_network_name_lists_the_networks(trained, capsys):
 def test_a_missing_run_folder_is_a_clear_error(command, tmp_path, capsys):
     assert main([command, str(tmp_path / "nope")]) == 1
     assert f"{tmp_path / 'nope'}: error: no such run folder" in capsys.readouterr().err
+
+
+def test_a_checkpoint_outside_its_run_folder_is_a_clear_error(trained, tmp_path, capsys):
+    lone = tmp_path / "lone.pt"
+    lone.write_bytes(ckpt.checkpoint_path(trained, 300).read_bytes())
+    assert main(["eval", str(lone)]) == 1
+    err = capsys.readouterr().err
+    assert f"{lone}: error: not a checkpoint inside a run folder" in err
+    assert "pass a run folder" in err

@@ -130,3 +130,12 @@ def test_a_bad_threads_environment_value_is_a_user_error(tmp_path, monkeypatch, 
                  "--no-tensorboard", "--out", str(tmp_path / "run")]) == 1
     assert "RLGRAPH_THREADS" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("out, error", [("a_file", "run folder {} is a file"),
+                                        ("a_file/run", "cannot create run folder {}")])
+def test_an_out_folder_that_cannot_be_made_is_a_user_error(out, error, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    target = tmp_path / out
+    assert main(["run", "graphs/dqn.yaml", "--quiet", "--out", str(target)]) == 1
+    assert error.format(target) in capsys.readouterr().err
