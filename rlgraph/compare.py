@@ -17,12 +17,11 @@ import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .core import GraphErrors, load
-from .plots import plot, read_curve
+from .plots import check_picture, plot, read_curve
 from .runner import RunOptions, make_run_dir
 
 
@@ -52,10 +51,11 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
             steps: int | None = None, jobs: int | None = None,
             overrides: Sequence[str] = (), out_dir: str | Path | None = None,
             y: str = "return", smooth: int = 10) -> int:
-    for file in files:  # every graph checks before any run starts
+    for file in files:  # every graph and the picture's name check before any run starts
         load(file, overrides=overrides)
-    folder = make_run_dir("compare", out_dir) if out_dir else \
-        make_run_dir("compare", Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}")
+    if output:
+        output = check_picture(output)
+    folder = make_run_dir("compare", out_dir)
     stems = _labels(files)
     runs = [(file, stems[file], seed) for file in files for seed in range(1, seeds + 1)]
     jobs = jobs or max(1, min(os.cpu_count() or 1, len(runs)))
@@ -95,7 +95,7 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
     for file, dirs in done.items():
         if dirs:
             groups[stems[file]] = [read_curve(d, y, smooth) for d in sorted(dirs)]
-    output = Path(output) if output else folder / "curves.png"
+    output = output or folder / "curves.png"
     if groups:
         table = plot(groups, output, y, title=f"{' vs '.join(groups)}: "
                      f"mean ± std over {seeds} seeds")

@@ -34,9 +34,26 @@ class Curve:
     y: list[float]
 
 
+def check_picture(out: str | Path) -> Path:
+    """`out` as a picture path whose format matplotlib writes; a located error otherwise
+    (checked before any work, so that `rlgraph compare` never trains for nothing)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    out = Path(out)
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix[1:].lower() not in formats:
+        raise GraphErrors([GraphError(
+            f"cannot draw a picture to '{out.name}': "
+            + (f"unknown format '{out.suffix}'" if out.suffix else "the name has no extension"),
+            Loc(str(out)), hint="end the name with one of: "
+            + ", ".join(f".{f}" for f in sorted(formats)))])
+    return out
+
+
 def read_curve(run_dir: Path, y: str = "return", smooth: int = 10) -> Curve:
     """A run folder's curve; a clear error for a folder without the CSV it needs."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise GraphErrors([GraphError("no such run folder", Loc(str(run_dir)))])
     file = run_dir / ("eval.csv" if y == "eval" else "metrics.csv")
     if not file.is_file():
         hint = ("add an EvalEpisodes node to the graph to get eval.csv" if y == "eval"
@@ -141,7 +158,8 @@ def plot(groups: dict[str, list[Curve]], out: Path, y: str = "return",
 def plot_runs(run_dirs: list[str | Path], out: str | Path, y: str = "return",
               smooth: int = 10, title: str | None = None) -> int:
     """`rlgraph plot`: bands of finished runs, grouped by graph name."""
+    out = check_picture(out)
     curves = [read_curve(Path(d), y, smooth) for d in run_dirs]
-    table = plot(group_by_graph(curves), Path(out), y, title)
+    table = plot(group_by_graph(curves), out, y, title)
     print(f"wrote {out} and {table} ({len(curves)} runs)")
     return 0

@@ -85,3 +85,20 @@ def test_compare_checks_every_graph_before_running(tmp_path, capsys):
                  "loss.gama=0.9", "--out", str(tmp_path / "cmp")]) == 1
     assert "did you mean 'gamma'" in capsys.readouterr().err
     assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_checks_the_picture_format_before_running(tmp_path, capsys):
+    assert main(["compare", "graphs/dqn.yaml", "-o", str(tmp_path / "curves.txt"),
+                 "--out", str(tmp_path / "cmp")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot draw a picture to 'curves.txt': unknown format '.txt'" in err
+    assert ".png" in err and ".svg" in err
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_plot_of_a_missing_folder_or_to_a_name_without_format_is_a_clear_error(
+        tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "nope"), "-o", str(tmp_path / "p.png")]) == 1
+    assert f"{tmp_path / 'nope'}: error: no such run folder" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path), "-o", str(tmp_path / "p")]) == 1
+    assert "the name has no extension" in capsys.readouterr().err
