@@ -27,16 +27,15 @@ from .runner import RunOptions, make_run_dir
 
 def _one_run(file: str, seed: int, steps: int | None, overrides: Sequence[str],
              out: str) -> tuple[int, str]:
-    """A worker: one quiet run, its exit code and its last output lines."""
-    import torch
-    torch.set_num_threads(1)
+    """A worker: one quiet run on one torch thread, its exit code and its last output
+    lines."""
     from .runner import run_graph
     text = io.StringIO()
     with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
         try:
             code = run_graph(file, steps=steps, seed=seed, overrides=overrides, out=out,
                              options=RunOptions(quiet=True, checkpoint_every=0,
-                                                tensorboard=False))
+                                                tensorboard=False, threads=1))
         except GraphErrors as exc:
             print(exc.format())
             code = 1
