@@ -41,6 +41,13 @@ class NStep(Node):
         self.history: Transition | None = None  # the last n ticks, a ring over axis 0
         self.filled: np.ndarray | None = None  # (num_envs,) steps in each env's window
         self.newest = -1  # ring slot of the latest tick
+        n = self.n
+        self._ages = np.arange(n)  # a window's ages: 0 = its oldest step
+        # for a transition starting at age a: the ages of its rewards (clamped to the
+        # window, i.e. the padding repeats the last) and which of them are real
+        ages = self._ages[:, None] + self._ages[None, :]
+        self._reward_ages = np.minimum(ages, n - 1)
+        self._reward_valid = ages < n
 
     def step(self, transition: Transition) -> dict[str, Transition]:
         n = self.n
@@ -56,8 +63,8 @@ class NStep(Node):
         # start of each emitted transition, as an age: 0 = the window's oldest slot
         full = (~ended) & (self.filled == n)
         env, start = np.nonzero(
-            (ended[:, None] & (np.arange(n)[None, :] >= n - self.filled[:, None]))
-            | (full[:, None] & (np.arange(n)[None, :] == 0)))
+            (ended[:, None] & (self._ages[None, :] >= n - self.filled[:, None]))
+            | (full[:, None] & (self._ages[None, :] == 0)))
         self.filled[full] = n - 1
         self.filled[ended] = 0
         return {"transition": self._emit(transition, env, start)}
@@ -68,14 +75,14 @@ class NStep(Node):
         assert self.history is not None
         n = self.n
         device = transition.reward.device
-        # ring slot of age a is (newest + 1 + a) % n; age n-1 is this tick
-        ages = torch.as_tensor(start, device=device)
-        slot_of_start = (self.newest + 1 + ages) % n
-        env_t = torch.as_tensor(env, device=device)
-        # rewards of ages start .. n-1, moved to columns 0 .. n-1-start
-        col = ages[:, None] + torch.arange(n, device=device)[None, :]
-        valid = col < n
-        reward_slots = (self.newest + 1 + col.clamp(max=n - 1)) % n
+        # index arithmetic in numpy (a few small arrays; far cheaper per op than torch),
+        # then one tensor per index; ring slot of age a is (newest + 1 + a) % n
+        slot_of_start = torch.from_numpy((self.newest + 1 + start) % n).to(device)
+        reward_slots = torch.from_numpy(
+            (self.newest + 1 + self._reward_ages[start]) % n).to(device)
+        valid = torch.from_numpy(self._reward_valid[start]).to(device)
+        env_t = torch.from_numpy(env).to(device)
+        # rewards of ages start .. n-1, moved to columns 0 .. n-1-start, zero-padded
         rewards = self.history.reward[reward_slots, env_t[:, None]] * valid
         return Transition(
             obs=self.history.obs[slot_of_start, env_t],
@@ -84,7 +91,7 @@ class NStep(Node):
             next_obs=transition.next_obs[env_t],
             terminated=transition.terminated[env_t],
             truncated=transition.truncated[env_t],
-            steps=n - ages)
+            steps=torch.from_numpy(n - start).to(device))
 
     def _allocate(self, transition: Transition) -> None:
         if transition.steps is not None:
