@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint as ckpt
@@ -60,26 +61,51 @@ def module_outputs(graph: Graph) -> list[str]:
             for port, out in type(node).outputs.items() if out.kind is Kind.MODULE]
 
 
+@dataclass
+class Evaluation:
+    """Greedy episodes of one network of a graph, one per env seeded seed, seed + 1, ..."""
+
+    env_id: str
+    q: str  # the network, as node.port
+    seed: int
+    returns: list[float]
+    lengths: list[int]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.returns)
+
+
+def evaluate_graph(graph: Graph, episodes: int = 10, seed: int = EVAL_SEED,
+                   q: str | None = None) -> Evaluation:
+    """Greedy episodes of a set-up graph's network `q` (`node.port`; default: the one its
+    policy acts with) in a fresh copy of its first GymEnv; neither the graph's env nor
+    its random numbers are touched. Any script that scores a graph mid-training can call
+    this (tools/bench_learning.py's evaluate() measures the same returns)."""
+    env = find_env(graph)
+    ref = q or find_q(graph, env)
+    if ref not in module_outputs(graph):
+        raise GraphErrors([GraphError(
+            f"'{ref}' is not a network output of graph '{graph.spec.name}'",
+            Loc(str(graph.spec.file)),
+            hint="network outputs: " + ", ".join(module_outputs(graph)))])
+    module = graph.value(ref)
+    device = next(module.parameters()).device
+    returns, lengths = greedy_returns(module, env.id, episodes, seed, device, env.kwargs)
+    return Evaluation(env.id, ref, seed, returns, lengths)
+
+
 def eval_run(target: str | Path, episodes: int = 10, seed: int = EVAL_SEED,
              q: str | None = None) -> int:
     run_dir, path = checkpoint_of(target)
     graph, _ = open_checkpoint(run_dir, path)
     with graph:
-        env = find_env(graph)
-        ref = q or find_q(graph, env)
-        if ref not in module_outputs(graph):
-            raise GraphErrors([GraphError(
-                f"'{ref}' is not a network output of graph '{graph.spec.name}'",
-                Loc(str(graph.spec.file)),
-                hint="network outputs: " + ", ".join(module_outputs(graph)))])
-        module = graph.value(ref)
-        device = next(module.parameters()).device
-        returns, lengths = greedy_returns(module, env.id, episodes, seed, device, env.kwargs)
-    mean = statistics.fmean(returns)
-    std = statistics.pstdev(returns)
+        result = evaluate_graph(graph, episodes, seed, q)
+    returns = result.returns
     print(f"{graph.spec.name} at tick {graph.tick} ({path}): {episodes} greedy episodes "
-          f"of {env.id} with {ref}, seeds {seed}..{seed + episodes - 1}")
-    print(f"  return {mean:.2f} ± {std:.2f}  (min {min(returns):g}, max {max(returns):g}, "
-          f"mean length {statistics.fmean(lengths):.1f})")
+          f"of {result.env_id} with {result.q}, seeds {seed}..{seed + episodes - 1}")
+    print(f"  return {result.mean:.2f} ± {statistics.pstdev(returns):.2f}  (min "
+          f"{min(returns):g}, max {max(returns):g}, mean length "
+          f"{statistics.fmean(result.lengths):.1f})")
     print("  returns: " + " ".join(f"{r:g}" for r in returns))
     return 0

@@ -65,3 +65,27 @@ def test_a_checkpoint_outside_its_run_folder_is_a_clear_error(trained, tmp_path,
     err = capsys.readouterr().err
     assert f"{lone}: error: not a checkpoint inside a run folder" in err
     assert "pass a run folder" in err
+
+
+def test_evaluate_graph_scores_the_policy_network_without_touching_training(tmp_path):
+    import torch
+
+    from rlgraph.core import build, load
+    from rlgraph.evaluate import evaluate_graph
+    from rlgraph.nodes.evaluation import greedy_returns
+
+    path = small_dqn(tmp_path)
+    with build(load(path)) as scored, build(load(path)) as plain:
+        scored.run(150)
+        plain.run(150)
+        result = evaluate_graph(scored, episodes=3, seed=5)
+        assert (result.env_id, result.q, result.seed) == ("CartPole-v1", "qnet.module", 5)
+        assert result.returns == greedy_returns(scored.value("qnet.module"), "CartPole-v1",
+                                                3, seed=5)[0]
+        assert result.mean == pytest.approx(sum(result.returns) / 3)
+        scored.run(150)
+        plain.run(150)
+        assert scored.nodes["metrics"].rows == plain.nodes["metrics"].rows
+        for a, b in zip(scored.value("qnet.module").parameters(),
+                        plain.value("qnet.module").parameters()):
+            assert torch.equal(a, b)
