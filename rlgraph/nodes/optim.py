@@ -27,9 +27,10 @@ class Optimizer(Node):
     Gradients are computed for this module's parameters only (torch.autograd.grad), so
     optimizers of other modules in the graph are unaffected. A loss (or, with clipping, a
     gradient norm) that is NaN or infinite stops the run with a NonFiniteError naming
-    the node and the tick, before the update, so the parameters stay the last good ones. Two optimizers may share
-    a loss whose terms each involve one of their modules; where a term mixes both, the
-    first update changes what the second differentiates: give each its own loss.
+    the node and the tick, before the update, so the parameters stay the last good ones.
+    Two optimizers may share a loss whose terms each involve one of their modules; where
+    a term mixes both, the first update changes what the second differentiates: give
+    each its own loss.
     Subclasses name the torch optimizer and its extra params.
     """
 
