@@ -216,9 +216,8 @@ class Session:
         self.every = max(1, total // 10) if every is None else every
         self.chunk = max(1, min(1000, total // 100, self.every or total))
         self.wall_before = float((resumed or {}).get("extra", {}).get("wall_s", 0.0))
-        self.last_saved = graph.tick
         self.stop_requested = False
-        self.saved: Path | None = None
+        self.saved: Path | None = None  # the checkpoint this session wrote last
 
     # ---- the loop ------------------------------------------------------------------
     def run(self) -> int:
@@ -280,15 +279,15 @@ class Session:
     def save(self) -> None:
         """Checkpoint now (between chunks: the graph's state is whole), keep the newest."""
         graph = self.graph
-        if self.saved is not None and self.last_saved == graph.tick:
-            return
         path = ckpt.checkpoint_path(self.run_dir, graph.tick)
+        if path == self.saved:
+            return
         payload = ckpt.snapshot(graph, self.options.replay,
                                 {"wall_s": self.wall_s(), "total": self.total})
         ckpt.save(payload, path)
         ckpt.prune(self.run_dir, max(1, self.options.keep))
         self.log.flush()
-        self.saved, self.last_saved = path, graph.tick
+        self.saved = path
 
     def wall_s(self) -> float:
         return self.wall_before + time.perf_counter() - self.start
@@ -319,14 +318,13 @@ class Session:
     def write_summary(self, status: str, failure: dict[str, Any] | None = None) -> None:
         graph = self.graph
         wall = self.wall_s()
+        checkpoint = self.saved or (ckpt.list_checkpoints(self.run_dir) or [None])[-1]
         summary = {
             "graph": graph.spec.name, "file": self.file, "seed": graph.spec.seed,
             "status": status, "ticks": graph.tick, "total_ticks": self.total,
             "env_steps": env_steps(graph), "interrupted": status == "interrupted",
             "wall_s": round(wall, 3), "ticks_per_s": round(graph.tick / max(wall, 1e-9), 1),
-            "checkpoint": str(self.saved) if self.saved else
-            (str(ckpt.list_checkpoints(self.run_dir)[-1])
-             if ckpt.list_checkpoints(self.run_dir) else None),
+            "checkpoint": str(checkpoint) if checkpoint else None,
             "resumed_from_tick": self.resumed["tick"] if self.resumed else None,
             "report": _safe_report(graph), "seeds": graph.seeds}
         if failure:
