@@ -84,7 +84,8 @@ class Batch(NamedTuple):
 
 
 def batch_rows(batch: Batch, rows: torch.Tensor) -> Batch:
-    """The given rows of a batch (an index tensor or a boolean mask), every field."""
+    """The given rows of a batch (an index tensor, a boolean mask or a slice), every
+    field."""
     return Batch(*(None if v is None else v[rows] for v in batch))
 
 

@@ -102,11 +102,10 @@ class SelectiveBackprop(Node):
         if self.pooled < self.batch_size:
             return None
         rows, pooled_losses = self._take_pool()
-        first = torch.arange(pooled_losses.shape[0], device=pooled_losses.device)
-        if len(first) > self.batch_size:  # keep the rest for the next batch
-            rest = first[self.batch_size:]
+        if pooled_losses.shape[0] > self.batch_size:  # keep the rest for the next batch
+            rest = slice(self.batch_size, None)
             self._add_to_pool(batch_rows(rows, rest), pooled_losses[rest])
-        return batch_rows(rows, first[: self.batch_size])
+        return batch_rows(rows, slice(self.batch_size))
 
     def _add_to_pool(self, batch: Batch, losses: torch.Tensor) -> None:
         self.pool.append((batch, losses))
