@@ -44,8 +44,8 @@ class Progress:
     """A rich bar on a terminal; a plain line every 5 s otherwise; nothing when quiet."""
 
     def __init__(self, total: int, start_tick: int = 0, quiet: bool = False) -> None:
-        self.total, self.start_tick, self.quiet = total, start_tick, quiet
-        self.start = self.last_line = time.perf_counter()
+        self.total, self.quiet = total, quiet
+        self.last_line = time.perf_counter()
         self.bar: Any = None
         if not quiet and sys.stdout.isatty():
             self.bar = _bar()
