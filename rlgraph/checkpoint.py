@@ -222,9 +222,9 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
             f"'{graph.spec.name}': " + "; ".join(problems),
             hint="resume a run with the graph.yaml of its own run folder")
     state = payload["state"]
-    for name, node_state in state["nodes"].items():
+    nodes = state["nodes"]
+    for name, node_state in nodes.items():
         check_node_pickles(graph.nodes[name], node_state, path)
-    nodes = state.pop("nodes")
     try:
         graph.load_state_dict({**state, "nodes": {}})
     except (KeyError, TypeError, ValueError) as exc:
