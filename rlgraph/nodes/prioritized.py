@@ -199,12 +199,16 @@ class PrioritizedReplay(Node):
 
     def step(self, transition: Transition, td_error: torch.Tensor | None = None,
              sampled: Batch | None = None) -> None:
-        if td_error is not None and sampled is not None:
-            if td_error.shape[0] != sampled.indices.shape[0]:
+        if td_error is not None:
+            # sampled alone is fine (a batch whose loss did not run); td errors without
+            # their batch, or of another size, mean the two wires are out of step
+            if sampled is None or td_error.shape[0] != sampled.indices.shape[0]:
+                got = ("no sampled batch" if sampled is None
+                       else f"a batch of {sampled.indices.shape[0]}")
                 raise ValueError(
                     f"PrioritizedReplay '{self.name}': {td_error.shape[0]} td errors for "
-                    f"a batch of {sampled.indices.shape[0]}; wire td_error and sampled "
-                    f"from the same sampler -> loss path, both with the same delay")
+                    f"{got}; wire td_error and sampled from the same sampler -> loss "
+                    f"path, both with the same delay")
             self.memory.update_priorities(sampled.indices.cpu().numpy(),
                                           td_error.detach().double().cpu().numpy())
             self.updates += 1

@@ -109,6 +109,12 @@ def test_replay_updates_last_batch_priorities_before_storing_new_rows():
     assert replay.report()["priority_updates"] == 1
     with pytest.raises(ValueError, match="3 td errors for a batch of 2"):
         replay.step(transition([5]), td_error=torch.zeros(3), sampled=sampled)
+    # a batch whose loss did not run is no update; td errors without their batch (the
+    # two wires with different delays) are an error, not priorities silently dropped
+    replay.step(transition([5]), sampled=sampled)
+    assert replay.report()["priority_updates"] == 1
+    with pytest.raises(ValueError, match="2 td errors for no sampled batch; .*same delay"):
+        replay.step(transition([6]), td_error=torch.zeros(2))
 
 
 def test_sampler_batches_carry_weights_and_beta_anneals_with_ticks():
