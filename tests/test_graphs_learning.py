@@ -12,29 +12,11 @@ import torch
 
 from rlgraph.core import build, load, read_graph
 from rlgraph.core.validate import check_graph
-from rlgraph.nodes.envs import GymEnv
-from rlgraph.nodes.policies import Greedy
+from rlgraph.nodes.evaluation import greedy_returns
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook", "per_dqn",
            "nstep_dqn", "dueling_double_dqn", "selective_dqn"]
-
-
-
-
-def greedy_return(module: torch.nn.Module, episodes: int = 10, seed: int = 12345) -> float:
-    """Mean return of one greedy CartPole episode in each of `episodes` envs."""
-    env = GymEnv(seed=seed, id="CartPole-v1", num_envs=episodes)
-    policy = Greedy(q=module)
-    returns: dict[int, float] = {}
-    out = env.step()
-    while len(returns) < episodes:
-        out = env.step(policy.step(out["obs"])["action"])
-        if "episode_end" in out:
-            for i, ret in zip(out["episode_end"].env_index, out["episode_end"].returns):
-                returns.setdefault(i, ret)
-    env.close()
-    return sum(returns.values()) / episodes
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -172,8 +154,30 @@ def test_dqn_target_clearly_beats_random_on_cartpole():
         scores = []
         while env.env_steps < 15_000 and (not scores or scores[-1] < 150):
             graph.run(1000)
-            scores.append(greedy_return(graph.value("qnet.module")))
+            returns, _ = greedy_returns(graph.value("qnet.module"), "CartPole-v1",
+                                        episodes=10, seed=12345)
+            scores.append(sum(returns) / len(returns))
         assert scores[-1] >= 150, f"greedy returns every 1000 env steps: {scores}"
+
+
+def assert_resumes_exactly(path: Path, overrides: tuple[str, ...], first: int,
+                           then: int) -> list[dict]:
+    """Run `first` ticks, save, run `then` more; a graph built with another seed and
+    loaded from the save must give the same episodes and weights after `then` ticks.
+    Returns the episode rows."""
+    with build(load(path, overrides=overrides), seed=6) as graph:
+        graph.run(first)
+        saved = copy.deepcopy(graph.state_dict())
+        graph.run(then)
+        expected = graph.nodes["metrics"].rows
+        weights = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
+    with build(load(path, overrides=overrides), seed=99) as resumed:
+        resumed.load_state_dict(saved)
+        resumed.run(then)
+        assert resumed.nodes["metrics"].rows == expected
+        for mine, theirs in zip(resumed.value("qnet.module").parameters(), weights):
+            assert torch.equal(mine, theirs)
+    return expected
 
 
 def test_checkpoint_resumes_a_run_exactly():
@@ -181,20 +185,8 @@ def test_checkpoint_resumes_a_run_exactly():
     sampler RNG, networks, target, optimizer moments, metrics."""
     small = ("qnet.hidden=[32]", "sample.every=64", "sample.repeat=8", "target.every=64",
              "policy.decay_steps=1000")
-    checked = load(GRAPHS / "dqn_target.yaml", overrides=small)
-    with build(checked, seed=6) as graph:
-        graph.run(1500)
-        saved = copy.deepcopy(graph.state_dict())
-        graph.run(1500)
-        expected = graph.nodes["metrics"].rows
-        weights = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
-    with build(load(GRAPHS / "dqn_target.yaml", overrides=small), seed=99) as resumed:
-        resumed.load_state_dict(saved)
-        resumed.run(1500)
-        assert resumed.nodes["metrics"].rows == expected
-        assert len(expected) > 40
-        for mine, theirs in zip(resumed.value("qnet.module").parameters(), weights):
-            assert torch.equal(mine, theirs)
+    rows = assert_resumes_exactly(GRAPHS / "dqn_target.yaml", small, first=1500, then=1500)
+    assert len(rows) > 40
 
 
 def test_per_dqn_feeds_every_batch_s_td_errors_back_as_priorities():
@@ -215,18 +207,8 @@ def test_per_dqn_feeds_every_batch_s_td_errors_back_as_priorities():
 
 def test_per_dqn_checkpoint_resumes_exactly_with_batches_in_flight():
     small = ("qnet.hidden=[32]", "sample.after=500", "policy.decay_steps=1000")
-    with build(load(GRAPHS / "per_dqn.yaml", overrides=small), seed=6) as graph:
-        graph.run(1501)  # odd: a sampled batch and its TD errors are on the delayed wires
-        saved = copy.deepcopy(graph.state_dict())
-        graph.run(1000)
-        expected = graph.nodes["metrics"].rows
-        weights = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
-    with build(load(GRAPHS / "per_dqn.yaml", overrides=small), seed=99) as resumed:
-        resumed.load_state_dict(saved)
-        resumed.run(1000)
-        assert resumed.nodes["metrics"].rows == expected
-        for mine, theirs in zip(resumed.value("qnet.module").parameters(), weights):
-            assert torch.equal(mine, theirs)
+    # first=1501, odd: a sampled batch and its TD errors are on the delayed wires
+    assert_resumes_exactly(GRAPHS / "per_dqn.yaml", small, first=1501, then=1000)
 
 
 def test_nstep_dqn_stores_every_env_step_as_one_3_step_transition():
