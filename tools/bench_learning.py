@@ -24,7 +24,7 @@ import torch
 
 from rlgraph.core import Graph, build, load
 from rlgraph.nodes.envs import GymEnv
-from rlgraph.nodes.policies import Greedy
+from rlgraph.nodes.evaluation import greedy_returns
 
 EVAL_SEED = 1_000_000  # evaluation episodes never reuse a training seed
 
@@ -42,21 +42,10 @@ class SeedResult:
 def evaluate(graph: Graph, q_ref: str, episodes: int, seed: int) -> float:
     """Mean return of `episodes` greedy episodes, one per env of a fresh vector env."""
     env_node = next(n for n in graph.nodes.values() if isinstance(n, GymEnv))
-    env = GymEnv(name="eval", seed=seed, id=env_node.id, num_envs=episodes,
-                 kwargs=env_node.kwargs)
-    policy = Greedy(name="eval_policy", q=graph.value(q_ref))
-    returns: dict[int, float] = {}
-    try:
-        out = env.step()
-        while len(returns) < episodes:
-            out = env.step(policy.step(out["obs"])["action"])
-            ended = out.get("episode_end")
-            if ended is not None:
-                for i, ret in zip(ended.env_index, ended.returns):
-                    returns.setdefault(i, ret)  # each env's first episode only
-    finally:
-        env.close()
-    return sum(returns.values()) / episodes
+    q = graph.value(q_ref)
+    returns, _ = greedy_returns(q, env_node.id, episodes, seed,
+                                device=next(q.parameters()).device, kwargs=env_node.kwargs)
+    return sum(returns) / episodes
 
 
 def run_seed(path: str, seed: int, max_steps: int, eval_every: int, eval_episodes: int,
