@@ -155,9 +155,9 @@ class DuelingMLP(QNetwork):
 
     def build(self, spec: EnvSpec) -> nn.Module:
         trunk = Stack(nn.Flatten(start_dim=1),
-                              *layers([spec.obs_size, *self.hidden], self.activation, True))
+                      *layers([spec.obs_size, *self.hidden], self.activation, True))
         width = self.hidden[-1]
         value = Stack(*layers([width, *self.head_hidden, 1], self.activation, False))
         advantage = Stack(*layers([width, *self.head_hidden, spec.n_actions],
-                                          self.activation, False))
+                                  self.activation, False))
         return DuelingQ(trunk, value, advantage)
