@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from support import FIXTURES
-from rlgraph.core import check_graph, read_graph
+from rlgraph.core import check_graph, parse_graph, read_graph
 
 INVALID = FIXTURES / "invalid"
 
@@ -117,7 +117,6 @@ def test_unconnected_optional_input_that_matters_is_a_located_warning(toy_regist
 
 
 def test_unused_output_that_matters_is_a_warning(toy_registry):
-    from rlgraph.core import parse_graph
     spec, _ = parse_graph("nodes:\n  c: {type: Counter}\n  acc: {type: Accumulator, "
                           "in: {x: c.count}}\n", "w.yaml")
     warnings = check_graph(spec, toy_registry).warnings
@@ -127,7 +126,6 @@ def test_unused_output_that_matters_is_a_warning(toy_registry):
 def test_delayed_wire_out_of_a_repeated_part_is_a_located_warning(toy_registry):
     """A delay carries one value per tick: fed from inside a `repeat`, it would deliver
     only the last repetition's value (e.g. TD errors fed back to a prioritized buffer)."""
-    from rlgraph.core import parse_graph
     text = ("nodes:\n"
             "  c: {type: Counter, repeat: 3}\n"
             "  g: {type: Gain, params: {factor: 2}, in: {x: c.count}}\n"
