@@ -19,7 +19,6 @@ waiting for a core; the CPU time is the work itself):
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from machine import cpu_model  # tools/, beside this script
 from rlgraph.nodes.data import Transition
 from rlgraph.nodes.prioritized import PrioritizedReplay, PrioritizedSampler
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             wall[name].append((time.perf_counter() - start) / BLOCK)
     print(f"Prioritized replay, {args.capacity:,}-slot full buffer, median of "
           f"{args.repeats // BLOCK} interleaved blocks of {BLOCK} calls "
-          f"({platform.processor() or platform.machine()}, "
+          f"({cpu_model()}, "
           f"numpy {np.__version__}, torch {torch.__version__}, 1 torch thread)\n")
     print("| operation | median wall µs | median CPU µs |\n|---|---:|---:|")
     for name, _ in rows:
