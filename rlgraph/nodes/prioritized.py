@@ -108,12 +108,13 @@ class PrioritizedMemory(ReplayMemory):
         self.tree = SumTree(capacity)
         self.max_priority = 1.0
 
-    def add(self, transition: Transition) -> np.ndarray:
-        slots = super().add(transition)
-        if len(slots):
-            new = np.full(len(slots), self.max_priority ** self.alpha)
-            self.tree.update(slots, new)
-        return slots
+    def add(self, transition: Transition) -> None:
+        pos = self.pos
+        super().add(transition)
+        n = transition.reward.shape[0]
+        if n:
+            slots = np.arange(pos, pos + n, dtype=np.int64) % self.capacity
+            self.tree.update(slots, np.full(n, self.max_priority ** self.alpha))
 
     def update_priorities(self, indices: np.ndarray, td_error: np.ndarray) -> None:
         """New priorities |td_error| + eps for the given slots."""

@@ -50,9 +50,9 @@ class ReplayMemory:
         """Bytes held by the storage (0 before the first transition)."""
         return self.capacity * self.bytes_per_transition
 
-    def add(self, transition: Transition) -> np.ndarray:
-        """Store every row of one transition, overwriting the oldest when full; returns
-        the slots written (int64, empty for a transition without rows)."""
+    def add(self, transition: Transition) -> None:
+        """Store every row of one transition, overwriting the oldest when full (rows go
+        to slots pos, pos + 1, ... modulo capacity)."""
         n = transition.reward.shape[0]
         if n > self.capacity:
             raise ValueError(f"{n} transitions in one tick do not fit a replay capacity "
@@ -83,7 +83,6 @@ class ReplayMemory:
                     self.storage[name][index] = value.to(self.device)
         self.pos = end % self.capacity
         self.size = min(self.size + n, self.capacity)
-        return np.arange(pos, end, dtype=np.int64) % self.capacity
 
     def _write(self, transition: Transition, pos: int, end: int) -> None:
         for name, value in zip(FIELDS, transition):
