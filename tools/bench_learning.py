@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from rlgraph.core import Graph, build, load
+from rlgraph.core import build, load
+from rlgraph.evaluate import evaluate_graph
 from rlgraph.nodes.envs import GymEnv
-from rlgraph.nodes.evaluation import greedy_returns
 
 EVAL_SEED = 1_000_000  # evaluation episodes never reuse a training seed
 
@@ -37,15 +37,6 @@ class SeedResult:
     train_cpu_s: float  # CPU time of this process in graph.run (less load-sensitive)
     best_eval: float
     env_steps: int  # env steps run in all
-
-
-def evaluate(graph: Graph, q_ref: str, episodes: int, seed: int) -> float:
-    """Mean return of `episodes` greedy episodes, one per env of a fresh vector env."""
-    env_node = next(n for n in graph.nodes.values() if isinstance(n, GymEnv))
-    q = graph.value(q_ref)
-    returns, _ = greedy_returns(q, env_node.id, episodes, seed,
-                                device=next(q.parameters()).device, kwargs=env_node.kwargs)
-    return sum(returns) / episodes
 
 
 def run_seed(path: str, seed: int, max_steps: int, eval_every: int, eval_episodes: int,
@@ -62,7 +53,7 @@ def run_seed(path: str, seed: int, max_steps: int, eval_every: int, eval_episode
             graph.run(ticks + (graph.tick == 0))  # tick 0 only resets the env
             train_s += time.perf_counter() - start
             train_cpu_s += time.process_time() - start_cpu
-            score = evaluate(graph, q_ref, eval_episodes, EVAL_SEED + graph.tick)
+            score = evaluate_graph(graph, eval_episodes, EVAL_SEED + graph.tick, q_ref).mean
             best = max(best, score)
             if score >= threshold:
                 solved_at = env_node.env_steps
