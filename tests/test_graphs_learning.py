@@ -12,7 +12,7 @@ import torch
 
 from rlgraph.core import build, load, read_graph
 from rlgraph.core.validate import check_graph
-from rlgraph.nodes.evaluation import greedy_returns
+from rlgraph.evaluate import evaluate_graph
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook", "per_dqn",
@@ -154,9 +154,7 @@ def test_dqn_target_clearly_beats_random_on_cartpole():
         scores = []
         while env.env_steps < 15_000 and (not scores or scores[-1] < 150):
             graph.run(1000)
-            returns, _ = greedy_returns(graph.value("qnet.module"), "CartPole-v1",
-                                        episodes=10, seed=12345)
-            scores.append(sum(returns) / len(returns))
+            scores.append(evaluate_graph(graph, episodes=10, seed=12345).mean)
         assert scores[-1] >= 150, f"greedy returns every 1000 env steps: {scores}"
 
 
