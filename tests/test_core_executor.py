@@ -267,3 +267,21 @@ nodes:
     assert g.build_order.index("blob") < g.build_order.index("use")
     g.run(2)
     assert g.value("use.y") == 3.0
+
+
+def test_a_node_refusing_its_input_while_running_is_a_located_error(toy_registry):
+    g = make("""
+nodes:
+  c: {type: Counter}
+  f:
+    type: Fussy
+    in: {x: c.count}
+""", toy_registry)
+    g.run(3)  # counts 0, 1, 2 pass
+    with pytest.raises(GraphErrors) as caught:
+        g.run(1)
+    (error,) = caught.value.errors
+    assert (error.node, error.port) == ("f", "x")
+    assert str(error.loc) == "test.yaml:6:13"  # the wire into x
+    assert "more than limit 2 (at tick 3)" in error.message and error.hint == "raise 'limit'"
+    assert g.tick == 3

@@ -124,7 +124,22 @@ class Ticker(Node):
         return {"event": t} if t and t % self.period == 0 else None
 
 
-TOY_NODES = [Counter, Adder, Accumulator, DelayLine, Recorder, Blob, UsesBlob, Ticker]
+class Fussy(Node):
+    """Passes x through, but refuses values above `limit` as a wiring mistake."""
+
+    inputs = {"x": In(Kind.SCALAR, "the value to check")}
+    outputs = {"y": Out(Kind.SCALAR, "x, unchanged")}
+    params = {"limit": Param(int, 2, "largest value accepted")}
+
+    def step(self, x: int) -> dict[str, int]:
+        if x > self.limit:
+            self.fail(f"got {x}, more than limit {self.limit}", port="x",
+                      hint="raise 'limit'")
+        return {"y": x}
+
+
+TOY_NODES = [Counter, Adder, Accumulator, DelayLine, Recorder, Blob, UsesBlob, Ticker,
+             Fussy]
 
 
 class Gain(Node):

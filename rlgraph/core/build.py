@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GraphError, GraphErrors
-from .executor import NEVER, Graph, Op
+from .executor import NEVER, Graph, Op, located
 from .node import Clock, Node, NodeConfigError
 from .overrides import apply_overrides
 from .registry import REGISTRY, Registry
@@ -78,10 +78,7 @@ def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str,
         return cls(name=name, seed=seed, clock=clock, device=spec.device,
                    **dict(node_spec.params), **statics)
     except NodeConfigError as exc:
-        edge = node_spec.inputs.get(exc.port) if exc.port else None
-        loc = edge.loc if edge is not None else node_spec.loc
-        raise GraphErrors([GraphError(exc.message, loc, node=name, port=exc.port,
-                                      hint=exc.hint)]) from exc
+        raise located(exc, name, node_spec) from exc
 
 
 def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, Node],

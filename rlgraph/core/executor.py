@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .node import Clock, Node
+from .errors import GraphError, GraphErrors
+from .node import Clock, Node, NodeConfigError
 from .ports import ABSENT
-from .spec import GraphSpec
+from .spec import GraphSpec, NodeSpec
 
 NEVER = sys.maxsize
 
@@ -129,6 +130,11 @@ class Graph:
                 for line, src in writes:
                     line.append(slots[src])
                 t += 1
+        except NodeConfigError as exc:  # a wiring mistake a node could see only running
+            name = getattr(exc, "node", None)
+            if name not in self.spec.nodes:
+                raise
+            raise located(exc, name, self.spec.nodes[name], tick=t) from exc
         finally:
             self.tick = t
 
@@ -222,6 +228,17 @@ def _fire(ops: list[tuple], slots: list[Any], counts: list[int], t: int) -> None
         owner = getattr(step, "__self__", None) or getattr(step, "node", None)
         if isinstance(owner, Node) and not getattr(exc, "_rlgraph_noted", False):
             exc._rlgraph_noted = True  # type: ignore[attr-defined]
+            exc.node = owner.name  # type: ignore[attr-defined]
             exc.add_note(f"rlgraph: raised by node '{owner.name}' ({type(owner).__name__}) "
                          f"at tick {t}")
         raise
+
+
+def located(exc: NodeConfigError, name: str, node_spec: NodeSpec,
+            tick: int | None = None) -> GraphErrors:
+    """A node's complaint about its params or inputs, located at the node (or at the
+    wire of the input it names) in the graph file."""
+    edge = node_spec.inputs.get(exc.port) if exc.port else None
+    loc = edge.loc if edge is not None else node_spec.loc
+    message = exc.message if tick is None else f"{exc.message} (at tick {tick})"
+    return GraphErrors([GraphError(message, loc, node=name, port=exc.port, hint=exc.hint)])

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlgraph.core import REQUIRED, In, Kind, Node, Out, Param, register
+from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
 
 from .data import Batch, Transition
 from .device import torch_device
@@ -55,15 +55,17 @@ class ReplayMemory:
         to slots pos, pos + 1, ... modulo capacity)."""
         n = transition.reward.shape[0]
         if n > self.capacity:
-            raise ValueError(f"{n} transitions in one tick do not fit a replay capacity "
-                             f"of {self.capacity}")
+            raise NodeConfigError(f"{n} transitions in one tick do not fit a replay "
+                                  f"capacity of {self.capacity}", port="transition",
+                                  hint=f"set capacity to at least {n} (one row per env)")
         present = tuple(v is not None for v in transition)
         if present != self._present:
             if self.storage:
-                raise ValueError(f"transition fields {_names(present)} differ from those "
-                                 f"stored so far {_names(self._present)}; one replay "
-                                 f"buffer takes one kind of transition (n-step or "
-                                 f"one-step)")
+                raise NodeConfigError(
+                    f"transition fields {_names(present)} differ from those stored so far "
+                    f"{_names(self._present)}; one replay buffer takes one kind of "
+                    f"transition (n-step or one-step)", port="transition",
+                    hint="give each kind of transition its own buffer")
             self._allocate(transition)
         pos, end = self.pos, self.pos + n
         if end <= self.capacity and self._views is not None:
