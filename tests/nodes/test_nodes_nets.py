@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import gymnasium as gym
 import pytest
 import torch
@@ -9,7 +11,7 @@ from torch import nn
 
 from rlgraph.core import NodeConfigError
 from rlgraph.nodes.data import EnvSpec
-from rlgraph.nodes.nets import DuelingMLP, MLP
+from rlgraph.nodes.nets import MLP, DuelingMLP, Stack
 
 
 def linears(module: nn.Module) -> list[nn.Linear]:
@@ -91,3 +93,24 @@ def test_dueling_same_seed_same_weights_and_state_round_trip(cartpole_spec):
 def test_dueling_rejects_an_empty_trunk(cartpole_spec):
     with pytest.raises(NodeConfigError, match="at least 1 item"):
         DuelingMLP(spec=cartpole_spec, hidden=[])
+
+
+def test_stack_computes_what_nn_sequential_computes_and_follows_its_children():
+    torch.manual_seed(0)
+    children = [nn.Flatten(start_dim=1), nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3),
+                nn.Tanh(), nn.LayerNorm(3)]
+    stack, plain = Stack(*children), nn.Sequential(*children)
+    x = torch.randn(4, 2, 3)
+    assert torch.equal(stack(x), plain(x))
+    with torch.no_grad():  # an optimizer writes in place: the plan sees the new weights
+        children[1].weight.add_(1.0)
+    assert torch.equal(stack(x), plain(x))
+    stack[3] = plain[3] = nn.Linear(8, 3)  # a replaced child is used from then on
+    stack.append(nn.Sigmoid())
+    plain.append(stack[-1])
+    assert torch.equal(stack(x), plain(x))
+    copy = deepcopy(stack)  # a target network's copy computes with its own weights
+    with torch.no_grad():
+        copy[1].weight.zero_()
+    assert not torch.equal(copy(x), stack(x))
+    assert torch.equal(copy(x), nn.Sequential(*copy)(x))
