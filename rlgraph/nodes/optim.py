@@ -21,6 +21,14 @@ class NonFiniteError(FloatingPointError):
         self.tick = tick
 
 
+FUSED_DEVICES = ("cpu", "cuda")
+#: The param of the optimizers torch has a fused kernel for (Adam, SGD).
+FUSED = {"fused": Param(bool, True, "torch's fused kernel: one kernel updates every "
+                        "parameter (on CPU about 3x faster a step than the per-tensor "
+                        "loop); used where torch has one for the device, else the default "
+                        "implementation")}
+
+
 class Optimizer(Node):
     """Base of the optimizer nodes: one gradient step of `module` on `loss` per firing.
 
@@ -51,6 +59,20 @@ class Optimizer(Node):
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         """The torch optimizer over `parameters`, built from this node's params."""
         raise NotImplementedError
+
+    def fusable(self, kind: type[torch.optim.Optimizer], parameters: list[nn.Parameter],
+                **options: Any) -> torch.optim.Optimizer:
+        """`kind` over `parameters` with torch's fused kernel when the `fused` param asks
+        for it and the parameters are floating point on CPU or CUDA (torch >= 2.4 has
+        the kernels there); else torch's default implementation. Both give the same
+        updates up to rounding."""
+        if self.fused and all(p.is_floating_point() and p.device.type in FUSED_DEVICES
+                              for p in parameters):
+            try:
+                return kind(parameters, fused=True, **options)
+            except RuntimeError:  # an older torch without the CPU kernel
+                pass
+        return kind(parameters, **options)
 
     def setup(self, module: nn.Module) -> None:
         self.parameters = [p for p in module.parameters() if p.requires_grad]
@@ -112,14 +134,16 @@ class Adam(Optimizer):
     params = {**Optimizer.common_params,
               "betas": Param(list, [0.9, 0.999], "running-average coefficients",
                              item=float),
-              "eps": Param(float, 1e-8, "added to the denominator", low=0.0)}
+              "eps": Param(float, 1e-8, "added to the denominator", low=0.0),
+              **FUSED}
 
     betas: list[float]
     eps: float
+    fused: bool
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
-        return torch.optim.Adam(parameters, lr=self.lr, betas=tuple(self.betas),
-                                eps=self.eps)
+        return self.fusable(torch.optim.Adam, parameters, lr=self.lr,
+                            betas=tuple(self.betas), eps=self.eps)
 
 
 @register
@@ -150,13 +174,15 @@ class SGD(Optimizer):
 
     params = {**Optimizer.common_params,
               "momentum": Param(float, 0.0, "momentum factor", low=0.0),
-              "nesterov": Param(bool, False, "Nesterov momentum (needs momentum > 0)")}
+              "nesterov": Param(bool, False, "Nesterov momentum (needs momentum > 0)"),
+              **FUSED}
 
     momentum: float
     nesterov: bool
+    fused: bool
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         if self.nesterov and self.momentum <= 0:
             self.fail("nesterov needs momentum > 0", hint="set momentum: 0.9")
-        return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum,
-                               nesterov=self.nesterov)
+        return self.fusable(torch.optim.SGD, parameters, lr=self.lr, momentum=self.momentum,
+                            nesterov=self.nesterov)

@@ -102,3 +102,22 @@ def test_an_infinite_gradient_norm_stops_the_run():
     with pytest.raises(NonFiniteError, match="the gradient norm is inf"):
         opt.step(loss)
     assert a.w.item() == pytest.approx(1e-20)
+
+
+@pytest.mark.parametrize("cls", [Adam, SGD])
+def test_fused_and_default_kernels_give_the_same_updates(cls):
+    """`fused` (the default) picks torch's fused kernel on CPU; the updates are those of
+    the default implementation up to float rounding."""
+    torch.manual_seed(0)
+    nets = [nn.Linear(4, 3), nn.Linear(4, 3)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    fused, plain = cls(module=nets[0], lr=0.01), cls(module=nets[1], lr=0.01, fused=False)
+    assert fused.optimizer.defaults["fused"] and not plain.optimizer.defaults["fused"]
+    x = torch.randn(16, 4)
+    start = nets[0].weight.detach().clone()
+    for _ in range(50):
+        for opt, net in zip((fused, plain), nets):
+            opt.step((net(x) ** 2).mean())
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert (nets[0].weight - start).abs().max() > 0.1  # they did train
