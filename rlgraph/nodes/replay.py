@@ -9,7 +9,7 @@ import torch
 
 from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
 
-from .data import Batch, Transition
+from .data import OPTIONAL_FIELDS, Batch, Transition
 from .device import torch_device
 
 FIELDS = Transition._fields
@@ -17,6 +17,13 @@ FIELDS = Transition._fields
 
 def _names(present: tuple[bool, ...]) -> list[str]:
     return sorted(name for name, here in zip(FIELDS, present) if here)
+
+
+#: Which Transition fields a plain one-step transition has.
+ONE_STEP = tuple(name not in OPTIONAL_FIELDS for name in FIELDS)
+
+#: Rows held by reference before a replay memory writes them into its storage.
+PENDING_ROWS = 256
 
 
 class ReplayMemory:
@@ -27,23 +34,39 @@ class ReplayMemory:
     stored, so that no transition needs its neighbour and none crosses an episode end).
     It lives on `device`; transitions are copied there as they are added. Optional
     transition fields (n-step `steps`) are stored when the first transition has them.
+
+    Writes are deferred: `add` claims the slots at once (len, pos and the slots of later
+    rows are final) but keeps the transition by reference, and the pending rows are
+    written with one concatenation per field before anything reads the storage (a
+    gather, `storage`, a checkpoint) or once PENDING_ROWS have gathered. Per env step
+    that costs a list append instead of a dozen tiny tensor copies. It relies on the
+    graph's rule that no node writes into a tensor it has emitted or received.
     """
 
     def __init__(self, capacity: int, device: torch.device | str = "cpu") -> None:
         self.capacity = capacity
         self.device = torch.device(device)
-        self.storage: dict[str, torch.Tensor] = {}
+        self._storage: dict[str, torch.Tensor] = {}
         self.pos = 0  # slot the next transition goes to
         self.size = 0  # slots filled
         self._present: tuple[bool, ...] = ()  # which Transition fields are stored
         self._views: dict[str, np.ndarray] | None = None
+        self._pending: list[Transition] = []  # added, not yet in the storage
+        self._pending_rows = 0
+        self._flush_limit = min(capacity, PENDING_ROWS)
 
     def __len__(self) -> int:
         return self.size
 
     @property
+    def storage(self) -> dict[str, torch.Tensor]:
+        """Field name -> the (capacity, ...) tensor of that field, every row written."""
+        self.flush()
+        return self._storage
+
+    @property
     def bytes_per_transition(self) -> int:
-        return sum(t[0].numel() * t.element_size() for t in self.storage.values())
+        return sum(t[0].numel() * t.element_size() for t in self._storage.values())
 
     @property
     def memory_bytes(self) -> int:
@@ -58,57 +81,67 @@ class ReplayMemory:
             raise NodeConfigError(f"{n} transitions in one tick do not fit a replay "
                                   f"capacity of {self.capacity}", port="transition",
                                   hint=f"set capacity to at least {n} (one row per env)")
-        present = tuple(v is not None for v in transition)
+        if transition.steps is None:  # the one optional field
+            present = ONE_STEP
+        else:
+            present = tuple(v is not None for v in transition)
         if present != self._present:
-            if self.storage:
+            if self._storage:
                 raise NodeConfigError(
                     f"transition fields {_names(present)} differ from those stored so far "
                     f"{_names(self._present)}; one replay buffer takes one kind of "
                     f"transition (n-step or one-step)", port="transition",
                     hint="give each kind of transition its own buffer")
             self._allocate(transition)
-        pos, end = self.pos, self.pos + n
-        if end <= self.capacity and self._views is not None:
-            # CPU storage: write through numpy views, a third of torch indexing's cost
-            try:
-                for name, value in zip(FIELDS, transition):
-                    if value is not None:
-                        self._views[name][pos:end] = value.numpy()
-            except (RuntimeError, TypeError):  # a tensor numpy cannot view: torch does it
-                self._write(transition, pos, end)
-        elif end <= self.capacity:
-            self._write(transition, pos, end)
-        else:  # wraps around the end of the ring
-            index = torch.arange(pos, end, device=self.device) % self.capacity
-            for name, value in zip(FIELDS, transition):
-                if value is not None:
-                    self.storage[name][index] = value.to(self.device)
-        self.pos = end % self.capacity
+        if not n:
+            return
+        if self._pending_rows + n > self._flush_limit:
+            self.flush()
+        self._pending.append(transition)
+        self._pending_rows += n
+        self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
-    def _write(self, transition: Transition, pos: int, end: int) -> None:
-        for name, value in zip(FIELDS, transition):
-            if value is not None:
-                self.storage[name][pos:end] = value
+    def flush(self) -> None:
+        """Write the pending rows into the storage (they end at slot pos)."""
+        if not self._pending:
+            return
+        pending, rows = self._pending, self._pending_rows
+        self._pending, self._pending_rows = [], 0
+        start = (self.pos - rows) % self.capacity
+        first = min(rows, self.capacity - start)  # rows before the ring wraps
+        for name, values in zip(FIELDS, zip(*pending)):
+            if values[0] is None:
+                continue
+            rows_of = values[0] if len(values) == 1 else torch.cat(values)
+            if self._views is not None:  # CPU storage: numpy writes cost least
+                source = rows_of.detach().cpu().numpy()
+                target = self._views[name]
+            else:
+                source = rows_of.to(self.device)
+                target = self._storage[name]
+            target[start:start + first] = source[:first]
+            if first < rows:
+                target[: rows - first] = source[first:]
 
     def _allocate(self, transition: Transition) -> None:
         self._present = tuple(v is not None for v in transition)
         for name, value in zip(FIELDS, transition):
             if value is not None:
-                self.storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
-                                                 dtype=value.dtype, device=self.device)
+                self._storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
+                                                  dtype=value.dtype, device=self.device)
         self._make_views()
 
     def _make_views(self) -> None:
         """Numpy views of CPU storage (same memory), for fast writes; None elsewhere."""
         self._views = None
         if self.device.type == "cpu":
-            self._views = {name: t.numpy() for name, t in self.storage.items()}
+            self._views = {name: t.numpy() for name, t in self._storage.items()}
 
     def gather(self, indices: torch.Tensor) -> Batch:
         """The transitions in the given slots, as a batch on the memory's device."""
         indices = indices.to(self.device)
-        rows = {name: self.storage[name][indices] for name in self.storage}
+        rows = {name: field.index_select(0, indices) for name, field in self.storage.items()}
         return Batch(indices=indices, **rows)
 
     def state_dict(self) -> dict[str, Any]:
@@ -116,12 +149,13 @@ class ReplayMemory:
                 "pos": self.pos, "size": self.size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.storage = {}
+        self._pending, self._pending_rows = [], 0
+        self._storage = {}
         for name, saved in state["storage"].items():
-            self.storage[name] = torch.zeros((self.capacity, *saved.shape[1:]),
-                                             dtype=saved.dtype, device=self.device)
-            self.storage[name][: len(saved)] = saved.to(self.device)
-        self._present = tuple(name in self.storage for name in FIELDS)
+            self._storage[name] = torch.zeros((self.capacity, *saved.shape[1:]),
+                                              dtype=saved.dtype, device=self.device)
+            self._storage[name][: len(saved)] = saved.to(self.device)
+        self._present = tuple(name in self._storage for name in FIELDS)
         self._make_views()
         self.pos, self.size = state["pos"], state["size"]
 

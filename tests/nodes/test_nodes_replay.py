@@ -115,3 +115,33 @@ def test_one_buffer_takes_one_kind_of_transition():
     replay.step(transition([1]))
     with pytest.raises(ValueError, match="one-step"):
         replay.step(transition([2])._replace(steps=torch.tensor([1])))
+
+
+def test_rows_are_visible_at_once_though_written_in_batches():
+    """ReplayMemory keeps added rows by reference and writes them in batches; every read
+    (gather, storage, state_dict) sees every row added so far, across the ring's end."""
+    replay = ReplayBuffer(capacity=700)
+    memory = replay.static_outputs["buffer"]
+    for i in range(1000):  # past the pending limit, and around the ring
+        replay.step(transition([i]))
+        if i in (5, 300, 699, 950):
+            assert memory.gather(torch.tensor([i % 700])).reward.tolist() == [float(i)]
+    assert (len(memory), memory.pos) == (700, 300)
+    expected = [float(i) for i in range(700, 1000)] + [float(i) for i in range(300, 700)]
+    assert memory.storage["reward"].tolist() == expected
+    other = ReplayBuffer(capacity=700)
+    replay.step(transition([1000, 1001]))  # pending when the state is taken
+    other.load_state_dict(replay.state_dict())
+    assert other.static_outputs["buffer"].gather(torch.tensor([300, 301])).reward.tolist() \
+        == [1000.0, 1001.0]
+
+
+def test_pending_rows_that_cross_the_ring_end_land_in_their_slots():
+    replay = ReplayBuffer(capacity=10)
+    memory = replay.static_outputs["buffer"]
+    replay.step(transition([0, 1, 2, 3, 4, 5, 6]))
+    memory.flush()
+    replay.step(transition([7, 8, 9, 10, 11, 12]))  # slots 7, 8, 9, 0, 1, 2
+    assert memory.storage["reward"].tolist() == [10, 11, 12, 3, 4, 5, 6, 7, 8, 9]
+    assert memory.storage["next_obs"][:, 0].tolist() == [
+        10.5, 11.5, 12.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]
