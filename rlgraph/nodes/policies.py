@@ -84,7 +84,9 @@ class EpsilonGreedy(Node):
 
     def setup(self, q: nn.Module) -> None:
         self.q = q
-        self.generator = torch.Generator().manual_seed(self.seed)
+        # numpy draws: a fraction of a torch generator call's cost, and drawn on the
+        # CPU whatever the device, so the same seed explores the same way everywhere
+        self.rng = np.random.default_rng(self.seed)
         self.count = 0  # env steps or finished episodes so far, as `unit` says
         self._epsilon_at = SCHEDULES[self.schedule]
         self.epsilon = self.start
@@ -98,20 +100,17 @@ class EpsilonGreedy(Node):
                                               self.count)
         with torch.inference_mode():
             q_values = self.q(obs)
-            greedy = q_values.argmax(dim=1)
-            n_envs, n_actions = q_values.shape
-            # drawn on the CPU generator whatever the device: the same seed explores
-            # the same way on every device
-            draws = torch.rand(n_envs, generator=self.generator)
-            random = torch.randint(n_actions, (n_envs,), generator=self.generator)
-            # usually no env explores: then the greedy actions are the answer, without
-            # the tensor comparison and select (what dominates this node's cost)
-            eps32 = float(np.float32(eps))  # as torch compares float32 draws with eps
-            if any(u < eps32 for u in draws.tolist()):
-                explore = (draws < eps).to(greedy.device)
-                action = torch.where(explore, random.to(greedy.device), greedy)
-            else:
-                action = greedy
+            action = q_values.argmax(dim=1)
+        n_envs, n_actions = q_values.shape
+        # one uniform draw per env; the envs that explore then draw their action
+        if n_envs == 1:  # a scalar draw: the same number as random(1), at half the cost
+            explore = [0] if self.rng.random() < eps else []
+        else:
+            explore = [i for i, u in enumerate(self.rng.random(n_envs).tolist()) if u < eps]
+        if explore:  # usually no env explores: the greedy actions are the answer
+            chosen = action.cpu().numpy().copy()
+            chosen[explore] = self.rng.integers(n_actions, size=len(explore))
+            action = torch.from_numpy(chosen).to(action.device)
         if self.unit == "env_steps":
             self.count += n_envs
         return {"action": action, "epsilon": eps}
@@ -121,9 +120,9 @@ class EpsilonGreedy(Node):
 
     def state_dict(self) -> dict[str, Any]:
         return {"count": self.count, "epsilon": self.epsilon,
-                "generator": self.generator.get_state()}
+                "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.count = state["count"]
         self.epsilon = state["epsilon"]
-        self.generator.set_state(state["generator"])
+        self.rng.bit_generator.state = state["rng"]

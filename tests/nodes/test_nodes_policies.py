@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,14 +112,18 @@ def test_bad_schedule_name_is_rejected(q):
 
 @pytest.mark.parametrize("eps", [0.0, 0.05, 0.3, 1.0])
 def test_epsilon_greedy_acts_as_the_plain_formula_with_the_same_draws(q, eps):
-    """Each firing draws rand(n) then randint(n) from the node's generator and acts
-    where(rand < eps, randint, argmax Q), whether or not any env explores."""
+    """Each firing draws one uniform number per env from the node's numpy generator;
+    the envs whose draw is below epsilon then draw their random actions, in env order.
+    The others act greedily."""
     policy = EpsilonGreedy(seed=11, q=q, start=eps, end=eps)
-    reference = torch.Generator().manual_seed(11)
+    reference = np.random.default_rng(11)
     states = one_hot([0, 1, 2, 0, 1, 2, 0, 1])
-    greedy = q(states).argmax(dim=1)
+    greedy = q(states).argmax(dim=1).numpy()
+    explored = 0
     for _ in range(50):
-        explore = torch.rand(8, generator=reference) < eps
-        random = torch.randint(3, (8,), generator=reference)
-        expected = torch.where(explore, random, greedy)
-        assert torch.equal(policy.step(states)["action"], expected)
+        explore = reference.random(8) < eps
+        expected = greedy.copy()
+        expected[explore] = reference.integers(3, size=int(explore.sum()))
+        explored += int(explore.sum())
+        assert policy.step(states)["action"].tolist() == expected.tolist()
+    assert (explored > 0) == (eps > 0)  # the exploring path was taken when it could be
