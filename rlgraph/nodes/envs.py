@@ -94,26 +94,26 @@ class GymEnv(Node):
             return {"obs": self._obs}
         if action is None:  # the policy did not act this tick: hold
             return {"obs": self._obs}
-        act = action.detach().cpu().numpy()
+        if action.requires_grad:
+            action = action.detach()
+        act = action.numpy() if action.is_cpu else action.cpu().numpy()
         obs = np.empty(self._obs_shape, dtype=np.float32)
-        rewards: list[float] = []
-        terminated: list[bool] = []
-        truncated: list[bool] = []
+        reward = np.empty(self.num_envs, dtype=np.float32)
         ended: list[int] = []
-        finals: list[Any] = []
+        finals: list[Any] = []  # the final observation of each ended episode
+        flags: list[tuple[bool, bool]] = []  # and its terminated, truncated
         returns, lengths = self._return, self._length
         # numpy scalars, as SyncVectorEnv passes them (Discrete.contains checks those
         # faster than Python ints)
         for i, (env, a) in enumerate(zip(self.envs, act)):
             o, r, term, trunc, _ = env.step(a)
-            rewards.append(r)
-            terminated.append(term)
-            truncated.append(trunc)
+            reward[i] = r
             returns[i] += float(r)  # float64 sums, whatever type the env returns
             lengths[i] += 1
             if term or trunc:  # keep what the action led to, then start anew
                 ended.append(i)
                 finals.append(o)
+                flags.append((term, trunc))
                 o, _ = env.reset()
             obs[i] = o
         current = self._tensor(obs)
@@ -121,16 +121,18 @@ class GymEnv(Node):
             next_obs = obs.copy()
             next_obs[ended] = finals
             final = self._tensor(next_obs)
-            term_t = self._tensor(np.array(terminated, dtype=np.bool_))
-            trunc_t = self._tensor(np.array(truncated, dtype=np.bool_))
+            terminated = np.zeros(self.num_envs, dtype=np.bool_)
+            truncated = np.zeros(self.num_envs, dtype=np.bool_)
+            terminated[ended], truncated[ended] = zip(*flags)
+            term_t, trunc_t = self._tensor(terminated), self._tensor(truncated)
         else:  # the usual tick: no flags set, one shared all-False tensor
             final = current  # what each action led to; no node modifies tensors in place
             term_t = trunc_t = self._no_flags
         transition = Transition(
             obs=self._obs,
-            action=self._tensor(act.astype(np.int64, copy=False) if self._discrete else act),
-            reward=self._tensor(np.array(rewards, dtype=np.float32)), next_obs=final,
-            terminated=term_t, truncated=trunc_t)
+            action=self._tensor(act if not self._discrete or act.dtype == np.int64
+                                else act.astype(np.int64)),
+            reward=self._tensor(reward), next_obs=final, terminated=term_t, truncated=trunc_t)
         self._obs = current
         self.env_steps += self.num_envs
         out: dict[str, Any] = {"obs": current, "transition": transition}
@@ -205,4 +207,7 @@ class ScaleReward(Node):
         factor = self._factor.get(reward.dtype)
         if factor is None:
             factor = self._factor[reward.dtype] = torch.tensor(self.scale, dtype=reward.dtype)
-        return {"transition": transition._replace(reward=reward * factor)}
+        obs, action, _, next_obs, terminated, truncated, steps = transition
+        # built directly: NamedTuple._replace costs as much as the product
+        return {"transition": Transition(obs, action, reward * factor, next_obs, terminated,
+                                         truncated, steps)}
