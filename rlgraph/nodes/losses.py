@@ -74,7 +74,7 @@ class DQNLoss(Node):
         losses = self.td_loss(pred, target)
         loss = losses.mean() if batch.weights is None else (batch.weights * losses).mean()
         self.recent.append(loss.detach())
-        return {"loss": loss, "losses": losses.detach(), "td_error": (target - pred).detach()}
+        return {"loss": loss, "losses": losses.detach(), "td_error": target - pred.detach()}
 
     def next_value(self, batch: Batch) -> torch.Tensor:
         """What each next state is worth: max over actions of the target network."""
@@ -83,11 +83,13 @@ class DQNLoss(Node):
     def td_target(self, batch: Batch) -> torch.Tensor:
         """r + gamma * next value, without the next value where the episode terminated;
         for n-step transitions sum_i gamma^i r_i + gamma^k * next value."""
-        alive = (~batch.terminated).to(batch.next_obs.dtype)
+        # zeroed where terminated: the same numbers as multiplying by an alive mask,
+        # in one tensor op instead of three
+        value = self.next_value(batch).masked_fill(batch.terminated, 0.0)
         if batch.steps is None:
-            return batch.reward + self.gamma * alive * self.next_value(batch)
+            return batch.reward + self.gamma * value
         ret, discount = self.n_step_return(batch)
-        return ret + discount * alive * self.next_value(batch)
+        return ret + discount * value
 
     def n_step_return(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """For n-step rows: the discounted sum of their rewards (zero-padded beyond k)
