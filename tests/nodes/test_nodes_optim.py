@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -121,3 +123,40 @@ def test_fused_and_default_kernels_give_the_same_updates(cls):
     for a, b in zip(nets[0].parameters(), nets[1].parameters()):
         assert torch.allclose(a, b, atol=1e-6)
     assert (nets[0].weight - start).abs().max() > 0.1  # they did train
+
+
+def test_adam_updates_exactly_as_torch_adam_also_after_a_reload():
+    """The node's fused Adam calls torch's functional adam on the optimizer's state:
+    bit for bit what torch.optim.Adam(fused=True).step does, before and after
+    load_state_dict."""
+    torch.manual_seed(0)
+    nets = [nn.Linear(4, 3), nn.Linear(4, 3)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    node = Adam(module=nets[0], lr=0.01, betas=[0.8, 0.99])
+    torch_adam = torch.optim.Adam(nets[1].parameters(), lr=0.01, betas=(0.8, 0.99),
+                                  fused=True)
+    x = torch.randn(16, 4)
+
+    def both_step() -> None:
+        node.step((nets[0](x) ** 2).mean())
+        torch_adam.zero_grad()
+        (nets[1](x) ** 2).mean().backward()
+        torch_adam.step()
+
+    for _ in range(5):
+        both_step()
+    saved, weights = node.state_dict(), {k: v.clone() for k, v in nets[0].state_dict().items()}
+    for _ in range(3):
+        both_step()
+    node.load_state_dict(saved)  # back to step 5; torch's Adam goes back too
+    nets[0].load_state_dict(weights)
+    nets[1].load_state_dict(weights)
+    torch_adam.load_state_dict(copy.deepcopy(saved["optimizer"]))  # torch keeps its tensors
+    for _ in range(4):
+        both_step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+    assert node.updates == 9
+    moments = node.optimizer.state_dict()["state"]
+    assert all(torch.equal(moments[i]["exp_avg"], torch_adam.state_dict()["state"][i]["exp_avg"])
+               for i in moments)
