@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -72,7 +72,11 @@ class GymEnv(Node):
                             self.num_envs)
         self._discrete = self.spec.n_actions is not None
         self._device = torch_device(self)
-        self._on_cpu = self._device.type == "cpu"
+        # a plain tensor on the device from an array; on the CPU the array's own memory
+        # (nothing writes into an emitted tensor), also when it came from an inference
+        # tensor
+        self._tensor: Callable[[np.ndarray], torch.Tensor] = (
+            torch.from_numpy if self._device.type == "cpu" else self._on_device)
         self._obs_shape = (self.num_envs, *self.spec.obs_shape)
         self._obs: torch.Tensor | None = None
         self._return = [0.0] * self.num_envs  # of each env's running episode
@@ -145,11 +149,9 @@ class GymEnv(Node):
                 returns[i], lengths[i] = 0.0, 0
         return out
 
-    def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        """A plain tensor on the graph's device from `array` (no copy on cpu: nothing
-        writes into an emitted tensor), even if the array came from an inference tensor."""
-        tensor = torch.from_numpy(array)
-        return tensor if self._on_cpu else tensor.to(self._device)
+    def _on_device(self, array: np.ndarray) -> torch.Tensor:
+        """A plain tensor on the graph's (non-CPU) device from `array`."""
+        return torch.from_numpy(array).to(self._device)
 
     def report(self) -> dict[str, float]:
         elapsed = time.perf_counter() - self._started if self._started else 0.0

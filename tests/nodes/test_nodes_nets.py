@@ -109,6 +109,14 @@ def test_stack_computes_what_nn_sequential_computes_and_follows_its_children():
     stack.append(nn.Sigmoid())
     plain.append(stack[-1])
     assert torch.equal(stack(x), plain(x))
+    # acting (inference mode) sees every update, also a fused optimizer's, which
+    # writes the weights without moving their version counters
+    adam = torch.optim.Adam(stack.parameters(), lr=0.1, fused=True)
+    stack(x).sum().backward()
+    with torch.inference_mode():
+        before = stack(x)
+        adam.step()
+        assert torch.equal(stack(x), plain(x)) and not torch.allclose(stack(x), before)
     copy = deepcopy(stack)  # a target network's copy computes with its own weights
     with torch.no_grad():
         copy[1].weight.zero_()
