@@ -109,6 +109,15 @@ def test_stack_computes_what_nn_sequential_computes_and_follows_its_children():
     stack.append(nn.Sigmoid())
     plain.append(stack[-1])
     assert torch.equal(stack(x), plain(x))
+    row = x[:1]  # one env acting: the linear layers take the row as a vector
+    assert stack(row).shape == (1, 3)
+    assert torch.allclose(stack(row), plain(row), atol=1e-6)
+    stack(row).sum().backward()  # and gradients flow through the vector path
+    grad = children[1].weight.grad.clone()
+    children[1].weight.grad = None
+    plain(row).sum().backward()
+    assert torch.allclose(grad, children[1].weight.grad, atol=1e-6)
+    children[1].weight.grad = None
     # acting (inference mode) sees every update, also a fused optimizer's, which
     # writes the weights without moving their version counters
     adam = torch.optim.Adam(stack.parameters(), lr=0.1, fused=True)
