@@ -133,11 +133,11 @@ class GymEnv(Node):
         else:  # the usual tick: no flags set, one shared all-False tensor
             final = current  # what each action led to; no node modifies tensors in place
             term_t = trunc_t = self._no_flags
-        transition = Transition(
-            obs=self._obs,
-            action=self._tensor(act if not self._discrete or act.dtype == np.int64
-                                else act.astype(np.int64)),
-            reward=self._tensor(reward), next_obs=final, terminated=term_t, truncated=trunc_t)
+        # positional: a NamedTuple built from keywords costs twice as much
+        transition = Transition(  # obs, action, reward, next_obs, terminated, truncated
+            self._obs, self._tensor(act if not self._discrete or act.dtype == np.int64
+                                    else act.astype(np.int64)),
+            self._tensor(reward), final, term_t, trunc_t)
         self._obs = current
         self.env_steps += self.num_envs
         out: dict[str, Any] = {"obs": current, "transition": transition}

@@ -92,14 +92,18 @@ class EpsilonGreedy(Node):
         self.count = 0  # env steps or finished episodes so far, as `unit` says
         self._epsilon_at = SCHEDULES[self.schedule]
         self.epsilon = self.start
+        self._epsilon_count = -1  # the count self.epsilon was computed for
 
     def step(self, obs: torch.Tensor, episode_end: Episodes | None = None
              ) -> dict[str, Any]:
         if self.unit == "episodes":
             if episode_end is not None:
                 self.count += len(episode_end.returns)
-        self.epsilon = eps = self._epsilon_at(self.start, self.end, self.decay_steps,
-                                              self.count)
+        if self.count != self._epsilon_count:  # episodes: most ticks keep epsilon
+            self.epsilon = self._epsilon_at(self.start, self.end, self.decay_steps,
+                                            self.count)
+            self._epsilon_count = self.count
+        eps = self.epsilon
         with self._inference:
             q_values = self.q(obs)
             action = q_values.argmax(dim=1)
@@ -127,4 +131,5 @@ class EpsilonGreedy(Node):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.count = state["count"]
         self.epsilon = state["epsilon"]
+        self._epsilon_count = -1
         self.rng.bit_generator.state = state["rng"]
