@@ -61,6 +61,10 @@ class Node:
     ``self.device`` is the graph's device name (cpu, cuda, cuda:N, mps or auto): nodes
     that allocate tensors or modules resolve it with ``rlgraph.nodes.device.torch_device``.
     Nodes with state override ``state_dict`` / ``load_state_dict``.
+
+    Values on wires are shared, never copied: a node must not write into a value it
+    received or emitted (it returns new tensors instead), so that receivers, delayed
+    wires and replay buffers can keep them by reference.
     """
 
     inputs: ClassVar[Mapping[str, In]] = {}
