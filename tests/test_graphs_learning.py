@@ -147,7 +147,7 @@ def test_two_learners_in_one_graph_train_their_own_networks(tmp_path):
 def test_dqn_target_clearly_beats_random_on_cartpole():
     """The fast learning check: a random policy averages about 22 on CartPole-v1. Greedy
     evaluation every 1000 env steps must reach a mean of 150 within 15k steps (it does
-    around 5k for this seed; the full benchmark is tools/bench_learning.py)."""
+    around 2k for this seed; the full benchmark is tools/bench_learning.py)."""
     with build(GRAPHS / "dqn_target.yaml", seed=1) as graph:
         env = graph.nodes["env"]
         graph.run(1)  # tick 0: reset
