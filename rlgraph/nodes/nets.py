@@ -32,7 +32,8 @@ class Stack(nn.Sequential):
     for weights, and no Flatten of an already flat batch. A single row (one env acting)
     goes through the linear layers as a vector, matrix-vector products costing less
     than 1-row matrix products. The plan of calls is rebuilt whenever the children
-    change. Forward hooks on the inner layers are not called."""
+    change; a Linear whose weight is computed (torch parametrizations, weight_norm) is
+    called as a module. Forward hooks on the inner layers are not called."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         children = tuple(self._modules.values())
@@ -42,7 +43,13 @@ class Stack(nn.Sequential):
         vector = False  # x is the single row of a (1, features) batch
         for kind, target in self._plan:
             if kind is _LINEAR:  # the layer's own parameter dict: always its current ones
-                weight, bias = target["weight"], target["bias"]
+                params, layer = target
+                weight, bias = params.get("weight"), params.get("bias")
+                if weight is None:  # a computed weight (parametrizations, weight_norm)
+                    if vector:
+                        x, vector = x.unsqueeze(0), False
+                    x = layer(x)
+                    continue
                 if not vector and x.dim() == 2 and x.shape[0] == 1:
                     x, vector = x[0], True
                 if vector:
@@ -69,7 +76,7 @@ def _plan(children: tuple[nn.Module, ...]) -> list[tuple[str, Any]]:
     for layer in children:
         kind = type(layer)
         if kind is nn.Linear:
-            plan.append((_LINEAR, layer._parameters))
+            plan.append((_LINEAR, (layer._parameters, layer)))
         elif kind in FUNCTIONAL:
             plan.append((_ACTIVATION, FUNCTIONAL[kind]))
         elif kind is nn.Flatten and layer.start_dim == 1 and layer.end_dim == -1:

@@ -131,3 +131,17 @@ def test_stack_computes_what_nn_sequential_computes_and_follows_its_children():
         copy[1].weight.zero_()
     assert not torch.equal(copy(x), stack(x))
     assert torch.equal(copy(x), nn.Sequential(*copy)(x))
+
+
+def test_stack_calls_a_linear_whose_weight_is_computed():
+    """A Linear parametrized after the Stack's first forward (weight norm here) has no
+    plain weight any more: the Stack calls it as a module."""
+    torch.manual_seed(0)
+    stack = Stack(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    x = torch.randn(3, 4)
+    stack(x)
+    torch.nn.utils.parametrizations.weight_norm(stack[0])
+    with torch.no_grad():
+        stack[0].parametrizations.weight.original0.mul_(2.0)  # the norm g doubles
+    expected = stack[2](torch.relu(stack[0](x)))
+    assert torch.allclose(stack(x), expected) and torch.allclose(stack(x[:1]), expected[:1])
