@@ -228,7 +228,8 @@ def _fire(ops: list[tuple], slots: list[Any], counts: list[int], t: int) -> None
         owner = getattr(step, "__self__", None) or getattr(step, "node", None)
         if isinstance(owner, Node) and not getattr(exc, "_rlgraph_noted", False):
             exc._rlgraph_noted = True  # type: ignore[attr-defined]
-            exc.node = owner.name  # type: ignore[attr-defined]
+            if getattr(exc, "node", None) is None:  # else it names whose problem it is
+                exc.node = owner.name  # type: ignore[attr-defined]
             exc.add_note(f"rlgraph: raised by node '{owner.name}' ({type(owner).__name__}) "
                          f"at tick {t}")
         raise

@@ -15,13 +15,19 @@ class NodeDefinitionError(TypeError):
 
 
 class NodeConfigError(ValueError):
-    """A node constructed with bad parameters or static inputs."""
+    """A node constructed with bad parameters or static inputs, or fed inputs it cannot
+    take. `node` names the node the problem belongs to when another node's call found
+    it (a sampler flushing a replay buffer's rows); by default it is the one that raised.
+    """
 
-    def __init__(self, message: str, *, port: str | None = None, hint: str | None = None):
+    def __init__(self, message: str, *, port: str | None = None, hint: str | None = None,
+                 node: str | None = None):
         super().__init__(message)
         self.message = message
         self.port = port
         self.hint = hint
+        if node is not None:
+            self.node = node
 
 
 class Clock:

@@ -101,8 +101,8 @@ class PrioritizedMemory(ReplayMemory):
     """
 
     def __init__(self, capacity: int, alpha: float, eps: float,
-                 device: torch.device | str = "cpu") -> None:
-        super().__init__(capacity, device)
+                 device: torch.device | str = "cpu", owner: str | None = None) -> None:
+        super().__init__(capacity, device, owner)
         self.alpha = alpha
         self.eps = eps
         self.tree = SumTree(capacity)
@@ -194,7 +194,7 @@ class PrioritizedReplay(Node):
 
     def setup(self) -> dict[str, Any]:
         self.memory = PrioritizedMemory(self.capacity, self.alpha, self.eps,
-                                        torch_device(self))
+                                        torch_device(self), owner=self.name)
         self.updates = 0
         return {"buffer": self.memory}
 

@@ -43,14 +43,16 @@ class ReplayMemory:
     graph's rule that no node writes into a tensor it has emitted or received.
     """
 
-    def __init__(self, capacity: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, capacity: int, device: torch.device | str = "cpu",
+                 owner: str | None = None) -> None:
         self.capacity = capacity
         self.device = torch.device(device)
+        self.owner = owner  # the buffer node's name, for errors found in a flush
         self._storage: dict[str, torch.Tensor] = {}
         self.pos = 0  # slot the next transition goes to
         self.size = 0  # slots filled
         self._present: tuple[bool, ...] = ()  # which Transition fields are stored
-        self._views: dict[str, np.ndarray] | None = None
+        self._views: dict[str, np.ndarray] = {}
         self._pending: list[Transition] = []  # added, not yet in the storage
         self._pending_rows = 0
         self._flush_limit = min(capacity, PENDING_ROWS)
@@ -113,16 +115,32 @@ class ReplayMemory:
         for name, values in zip(FIELDS, zip(*pending)):
             if values[0] is None:
                 continue
-            rows_of = values[0] if len(values) == 1 else torch.cat(values)
-            if self._views is not None:  # CPU storage: numpy writes cost least
-                source = rows_of.detach().cpu().numpy()
-                target = self._views[name]
+            field = self._storage[name]
+            try:
+                rows_of = (values[0] if len(values) == 1 else torch.cat(values)).detach()
+            except RuntimeError:  # rows of different shapes; else not ours to explain
+                if all(v.shape[1:] == field.shape[1:] for v in values):
+                    raise
+                raise self._shape_error(name, values) from None
+            if rows_of.shape[1:] != field.shape[1:]:  # (numpy would broadcast some)
+                raise self._shape_error(name, values)
+            view = self._views.get(name)
+            if view is not None:  # CPU storage: numpy writes cost least
+                source, target = rows_of.to("cpu", field.dtype).numpy(), view
             else:
-                source = rows_of.to(self.device)
-                target = self._storage[name]
+                source, target = rows_of.to(self.device, field.dtype), field
             target[start:start + first] = source[:first]
             if first < rows:
                 target[: rows - first] = source[first:]
+
+    def _shape_error(self, name: str, values: tuple[torch.Tensor, ...]) -> NodeConfigError:
+        stored = tuple(self._storage[name].shape[1:])
+        bad = next(tuple(v.shape[1:]) for v in values if tuple(v.shape[1:]) != stored)
+        return NodeConfigError(
+            f"transition field '{name}' has rows of shape {bad}, but this buffer stores "
+            f"rows of shape {stored} (set by its first transition)", port="transition",
+            hint="one replay buffer takes the transitions of one env spec; check what "
+                 "feeds it", node=self.owner)
 
     def _allocate(self, transition: Transition) -> None:
         self._present = tuple(v is not None for v in transition)
@@ -133,10 +151,15 @@ class ReplayMemory:
         self._make_views()
 
     def _make_views(self) -> None:
-        """Numpy views of CPU storage (same memory), for fast writes; None elsewhere."""
-        self._views = None
+        """Numpy views of the CPU storage fields numpy has a dtype for (same memory),
+        for fast writes; the others (cuda storage, bfloat16) are written by torch."""
+        self._views = {}
         if self.device.type == "cpu":
-            self._views = {name: t.numpy() for name, t in self._storage.items()}
+            for name, field in self._storage.items():
+                try:
+                    self._views[name] = field.numpy()
+                except TypeError:  # no numpy dtype (bfloat16)
+                    pass
 
     def gather(self, indices: torch.Tensor) -> Batch:
         """The transitions in the given slots, as a batch on the memory's device."""
@@ -179,7 +202,7 @@ class ReplayBuffer(Node):
     capacity: int
 
     def setup(self) -> dict[str, Any]:
-        self.memory = ReplayMemory(self.capacity, torch_device(self))
+        self.memory = ReplayMemory(self.capacity, torch_device(self), owner=self.name)
         return {"buffer": self.memory}
 
     def step(self, transition: Transition) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rlgraph.core import NodeConfigError
 from rlgraph.nodes.data import Transition
 from rlgraph.nodes.replay import ReplayBuffer, UniformSampler
 
@@ -145,3 +146,27 @@ def test_pending_rows_that_cross_the_ring_end_land_in_their_slots():
     assert memory.storage["reward"].tolist() == [10, 11, 12, 3, 4, 5, 6, 7, 8, 9]
     assert memory.storage["next_obs"][:, 0].tolist() == [
         10.5, 11.5, 12.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]
+
+
+def test_rows_of_another_shape_are_a_config_error_naming_the_buffer_and_field():
+    """The rows are written later, in a batch; the mismatch is still reported as the
+    buffer's, with the field and both shapes."""
+    replay = ReplayBuffer(capacity=10, name="replay")
+    memory = replay.static_outputs["buffer"]
+    replay.step(transition([1, 2]))
+    replay.step(transition([3], obs_dim=3))
+    with pytest.raises(NodeConfigError) as info:
+        memory.gather(torch.tensor([0]))
+    assert info.value.node == "replay" and info.value.port == "transition"
+    assert "field 'obs' has rows of shape (3,), but this buffer stores rows of shape (4,)" \
+        in info.value.message
+
+
+def test_rows_of_dtypes_numpy_lacks_are_stored():
+    replay = ReplayBuffer(capacity=4)
+    memory = replay.static_outputs["buffer"]
+    half = transition([1, 2])
+    replay.step(half._replace(obs=half.obs.bfloat16()))  # a bfloat16 field: torch writes it
+    replay.step(transition([3]))  # float32 rows into the bfloat16 field
+    assert memory.storage["obs"].dtype == torch.bfloat16
+    assert memory.gather(torch.arange(3)).obs[:, 0].tolist() == [1.0, 2.0, 3.0]
