@@ -71,7 +71,7 @@ class Optimizer(Node):
                               for p in parameters):
             try:
                 return kind(parameters, fused=True, **options)
-            except RuntimeError:  # an older torch without the CPU kernel
+            except (RuntimeError, TypeError):  # an older torch: no CPU kernel, no option
                 pass
         return kind(parameters, **options)
 
@@ -125,8 +125,19 @@ class Optimizer(Node):
                 "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        group = self.optimizer.param_groups[0]
+        implementation = {k: group[k] for k in ("fused", "foreach") if k in group}
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = state["updates"]
+        # the saved group brings the saving run's implementation; this node's params
+        # decide it (a checkpoint of an unfused run resumes fused, and the other way)
+        self.optimizer.param_groups[0].update(implementation)
+        if implementation.get("fused"):  # fused kernels keep `step` as float32 beside p
+            for p in self.parameters:
+                moments = self.optimizer.state.get(p)
+                if moments and "step" in moments:
+                    moments["step"] = torch.as_tensor(moments["step"], dtype=torch.float32,
+                                                      device=p.device)
 
 
 @register
@@ -155,7 +166,8 @@ class Adam(Optimizer):
         """With the fused kernel: torch's functional `adam` on the torch optimizer's own
         state, with the arguments Adam.step passes it, so the same update and the same
         state_dict; what it skips is Adam.step's per-call profiler and hook wrapping,
-        about half the cost of a step of a small network on CPU. The first step (which
+        about half the cost of a step of a small network on CPU (and with it the
+        torch optimizer's step hooks, which no node registers). The first step (which
         creates the state), unfused Adam and missing gradients go through Adam.step."""
         group = self.optimizer.param_groups[0]
         if self._moments is None or not group["fused"] or any(g is None for g in grads):

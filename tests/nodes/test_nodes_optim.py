@@ -160,3 +160,22 @@ def test_adam_updates_exactly_as_torch_adam_also_after_a_reload():
     moments = node.optimizer.state_dict()["state"]
     assert all(torch.equal(moments[i]["exp_avg"], torch_adam.state_dict()["state"][i]["exp_avg"])
                for i in moments)
+
+
+def test_this_nodes_fused_param_decides_also_after_loading_another_runs_state():
+    """torch's load_state_dict brings the saving run's implementation; the node keeps
+    its own, so a checkpoint of an unfused Adam resumes fused (and the other way)."""
+    torch.manual_seed(0)
+    nets = [nn.Linear(3, 2) for _ in range(3)]
+    x = torch.randn(4, 3)
+    unfused = Adam(module=nets[0], fused=False)
+    unfused.step(nets[0](x).pow(2).mean())
+    fused = Adam(module=nets[1])
+    fused.load_state_dict(unfused.state_dict())
+    for _ in range(3):
+        fused.step(nets[1](x).pow(2).mean())
+    assert fused.optimizer.param_groups[0]["fused"] and fused._moments is not None
+    plain = Adam(module=nets[2], fused=False)
+    plain.load_state_dict(fused.state_dict())
+    plain.step(nets[2](x).pow(2).mean())
+    assert not plain.optimizer.param_groups[0]["fused"] and plain.updates == 5
