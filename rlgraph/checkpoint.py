@@ -27,7 +27,9 @@ from .core.ports import Kind
 from .safe_pickle import UnsafePickle, check_pickle
 
 FORMAT = "rlgraph-checkpoint"
-VERSION = 1
+#: 2: EpsilonGreedy keeps a numpy generator and the replay writes in batches; a version
+#: 1 run cannot continue on the same random streams.
+VERSION = 2
 TAG = "__rlgraph__"  # key of an encoded non-plain value
 PREFIX, SUFFIX = "ckpt-", ".pt"
 
@@ -199,7 +201,10 @@ def read(path: str | Path) -> dict[str, Any]:
                                     "that `rlgraph run` writes")
     if raw.get("version") != VERSION:
         raise checkpoint_error(path, f"checkpoint format version {raw.get('version')}; "
-                               f"this rlgraph reads version {VERSION}")
+                               f"this rlgraph reads version {VERSION}",
+                               hint="it was written by another rlgraph release, whose "
+                                    "nodes keep other state; start the run anew with "
+                                    "`rlgraph run`, or resume it with that release")
     try:
         return decode(raw)
     except (ValueError, KeyError, TypeError) as exc:

@@ -196,6 +196,16 @@ def test_a_checkpoint_of_another_graph_names_what_differs(finished, capsys):
     assert "node 'loss' is a DQNLoss in the checkpoint but a DoubleDQNLoss in the graph" in err
 
 
+def test_a_checkpoint_of_another_format_version_says_to_start_anew(finished, capsys):
+    path = ckpt.latest(finished)
+    payload = torch.load(path, weights_only=True)
+    ckpt.save({**payload, "version": 1}, path)
+    assert main(["resume", str(finished), "--steps", "300", *QUIET]) == 1
+    err = capsys.readouterr().err
+    assert f"checkpoint format version 1; this rlgraph reads version {ckpt.VERSION}" in err
+    assert "start the run anew" in err and "Traceback" not in err
+
+
 def test_resume_of_a_folder_without_checkpoints_or_graph_is_a_clear_error(tmp_path, capsys):
     assert main(["resume", str(tmp_path), *QUIET]) == 1
     assert "no checkpoint in this run folder" in capsys.readouterr().err
