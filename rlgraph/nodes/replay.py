@@ -94,7 +94,7 @@ class ReplayMemory:
                     f"{_names(self._present)}; one replay buffer takes one kind of "
                     f"transition (n-step or one-step)", port="transition",
                     hint="give each kind of transition its own buffer")
-            self._allocate(transition)
+            self._allocate(transition, present)
         if not n:
             return
         if self._pending_rows + n > self._flush_limit:
@@ -142,8 +142,8 @@ class ReplayMemory:
             hint="one replay buffer takes the transitions of one env spec; check what "
                  "feeds it", node=self.owner)
 
-    def _allocate(self, transition: Transition) -> None:
-        self._present = tuple(v is not None for v in transition)
+    def _allocate(self, transition: Transition, present: tuple[bool, ...]) -> None:
+        self._present = present
         for name, value in zip(FIELDS, transition):
             if value is not None:
                 self._storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
