@@ -45,37 +45,37 @@ def _position(error: GraphError) -> tuple:
 
 
 def _run_options(args: argparse.Namespace):
-    from .runner import RunOptions
+    from .workflow.runner import RunOptions
     return RunOptions(quiet=args.quiet, checkpoint_every=args.checkpoint_every,
                       keep=args.keep_checkpoints, replay=args.checkpoint_replay,
                       tensorboard=args.tensorboard, threads=args.threads)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run_graph
+    from .workflow.runner import run_graph
     return run_graph(args.file, steps=args.steps, seed=args.seed, overrides=args.set,
                      out=args.out, options=_run_options(args))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .runner import resume_run
+    from .workflow.runner import resume_run
     return resume_run(args.run_dir, steps=args.steps, options=_run_options(args))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import eval_run
+    from .workflow.evaluate import eval_run
     return eval_run(args.target, episodes=args.episodes, seed=args.seed, q=args.q)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from .workflow.compare import compare
     return compare(args.files, args.seeds, output=args.output, steps=args.steps,
                    jobs=args.jobs, overrides=args.set, out_dir=args.out, y=args.y,
                    smooth=args.smooth)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .plots import plot_runs
+    from .workflow.plots import plot_runs
     return plot_runs(args.run_dirs, args.output, y=args.y, smooth=args.smooth,
                      title=args.title)
 

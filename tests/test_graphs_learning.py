@@ -12,7 +12,7 @@ import torch
 
 from rlgraph.core import build, load, read_graph
 from rlgraph.core.validate import check_graph
-from rlgraph.evaluate import evaluate_graph
+from rlgraph.workflow.evaluate import evaluate_graph
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook", "per_dqn",

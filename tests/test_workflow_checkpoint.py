@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from rlgraph import checkpoint as ckpt
+from rlgraph.workflow import checkpoint as ckpt
 from rlgraph.cli import main
-from rlgraph.safe_pickle import UnsafePickle, check_pickle
+from rlgraph.workflow.safe_pickle import UnsafePickle, check_pickle
 from workflow_nodes import small_dqn
 
 CTRL_C = """

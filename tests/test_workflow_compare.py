@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rlgraph.cli import main
-from rlgraph.plots import Curve, bands, resample
+from rlgraph.workflow.plots import Curve, bands, resample
 from workflow_nodes import small_dqn
 
 PNG = b"\x89PNG\r\n\x1a\n"

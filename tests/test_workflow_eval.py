@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rlgraph import checkpoint as ckpt
+from rlgraph.workflow import checkpoint as ckpt
 from rlgraph.cli import main
 from workflow_nodes import small_dqn
 
@@ -71,7 +71,7 @@ def test_evaluate_graph_scores_the_policy_network_without_touching_training(tmp_
     import torch
 
     from rlgraph.core import build, load
-    from rlgraph.evaluate import evaluate_graph
+    from rlgraph.workflow.evaluate import evaluate_graph
     from rlgraph.nodes.evaluation import greedy_returns
 
     path = small_dqn(tmp_path)

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from rlgraph.checkpoint import list_checkpoints
+from rlgraph.workflow.checkpoint import list_checkpoints
 from rlgraph.cli import main
-from rlgraph.progress import format_numbers, key_numbers
+from rlgraph.workflow.progress import format_numbers, key_numbers
 from workflow_nodes import small_dqn
 
 EVAL = """

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from rlgraph.core import build, load
-from rlgraph.evaluate import evaluate_graph
+from rlgraph.workflow.evaluate import evaluate_graph
 from rlgraph.nodes.envs import GymEnv
 
 EVAL_SEED = 1_000_000  # evaluation episodes never reuse a training seed

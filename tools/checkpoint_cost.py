@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from rlgraph import checkpoint as ckpt
+from rlgraph.workflow import checkpoint as ckpt
 from rlgraph.core import build, load
 
 

@@ -9,7 +9,8 @@ from .executor import Graph
 from .node import Clock, Node, NodeConfigError, NodeDefinitionError
 from .ports import ABSENT, REQUIRED, In, Kind, Out, Param
 from .registry import REGISTRY, Registry, RegistryError, register
-from .spec import GraphSpec, parse_graph, read_graph
+from .graphfile import parse_graph, read_graph
+from .spec import GraphSpec
 from .validate import CheckedGraph, check_graph
 
 __all__ = [

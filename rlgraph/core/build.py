@@ -14,7 +14,8 @@ from .node import Clock, Node, NodeConfigError
 from .overrides import apply_overrides
 from .registry import REGISTRY, Registry
 from .schedule import build_order, repeat_cones, tick_order
-from .spec import GraphSpec, read_graph
+from .graphfile import read_graph
+from .spec import GraphSpec
 from .validate import CheckedGraph, check_graph
 
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import GraphError, Loc, choices_hint
-from .spec import DEVICE_HINT, GraphSpec, NodeSpec, _Parser, device_problem
+from .parse import Parser
+from .spec import DEVICE_HINT, GraphSpec, NodeSpec, device_problem, set_param
 from .yamlsrc import YMap, load_yaml
 
 TOP_LEVEL = {"seed": 0, "steps": 1}  # key -> lowest allowed value
@@ -113,14 +114,9 @@ def _apply_trigger(spec: GraphSpec, node: NodeSpec, field: str, value: Any, loc:
     body.key_locs = {}
     body.value_locs = {k: (loc if k == field else node.loc) for k in body}
     found: list[GraphError] = []
-    triggers = _Parser(spec.file, found).triggers(node.name, body)
+    triggers = Parser(spec.file, found).triggers(node.name, body)
     errors.extend(found)
     if not found:
         node.triggers = triggers
 
 
-def set_param(params: YMap, key: str, value: Any, loc: Any) -> None:
-    """Set a param in a located mapping, recording where the value came from."""
-    params[key] = value
-    params.value_locs[key] = loc
-    params.key_locs.setdefault(key, loc)

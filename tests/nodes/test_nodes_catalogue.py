@@ -33,3 +33,23 @@ def test_node_documents_itself(name, capsys):
     shown = capsys.readouterr().out
     for key in [*cls.inputs, *cls.outputs, *cls.params]:
         assert f"  {key} " in shown
+
+
+def test_every_builtin_node_imports_from_rlgraph_nodes():
+    import rlgraph.nodes as nodes
+    missing = [name for name in BUILTIN if name not in nodes.__all__]
+    assert missing == []
+    for name in BUILTIN:
+        assert getattr(nodes, name) is REGISTRY.resolve(name)
+    from rlgraph.nodes import DQNLoss, GymEnv  # what users try first
+    assert (DQNLoss.__name__, GymEnv.__name__) == ("DQNLoss", "GymEnv")
+
+
+def test_importing_rlgraph_nodes_alone_loads_neither_torch_nor_gymnasium():
+    import subprocess
+    import sys
+    code = ("import sys, rlgraph.nodes; "
+            "print(sorted(m for m in ('torch', 'gymnasium') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import checkpoint as ckpt
-from .core import REGISTRY, CheckedGraph, Graph, GraphError, GraphErrors, Loc, build, load
-from .core.dump import dump_spec
+from ..core import REGISTRY, CheckedGraph, Graph, GraphError, GraphErrors, Loc, build, load
+from ..core.dump import dump_spec
 from .progress import Progress
 from .writers import RunLog, env_steps
 
@@ -83,7 +83,7 @@ def make_run_dir(name: str, out: str | Path | None) -> Path:
 def draw(checked: CheckedGraph, run_dir: Path) -> None:
     """graph.png in the run folder; a missing graphviz costs the picture, not the run."""
     try:
-        from .render import RenderError, render_checked
+        from ..render import RenderError, render_checked
     except ImportError:  # rendering is optional for running
         return
     try:
@@ -95,7 +95,7 @@ def draw(checked: CheckedGraph, run_dir: Path) -> None:
 def set_threads(threads: int | None) -> None:
     """torch's thread count for the run (rlgraph.nodes.device.configure_threads); a bad
     RLGRAPH_THREADS is a user error."""
-    from .nodes.device import THREADS_ENV, configure_threads
+    from ..nodes.device import THREADS_ENV, configure_threads
     try:
         configure_threads(threads)
     except ValueError as exc:

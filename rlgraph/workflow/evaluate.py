@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .core import Graph, GraphError, GraphErrors, Loc
-from .core.ports import Kind
-from .nodes.envs import GymEnv
-from .nodes.evaluation import greedy_returns
+from ..core import Graph, GraphError, GraphErrors, Loc
+from ..core.ports import Kind
+from ..nodes.envs import GymEnv
+from ..nodes.evaluation import greedy_returns
 from .runner import open_checkpoint
 
 EVAL_SEED = 1_000_000  # evaluation episodes never reuse a training seed

@@ -1,8 +1,9 @@
-"""Subgraphs: a graph file used as a node type (`type: ./dqn_learner.yaml`).
+"""A graph file as a GraphSpec: read it, parse it, and expand the subgraphs it uses.
 
-Expansion happens on the spec, before any check: each subgraph node `agent` is replaced
-by the subgraph's own nodes, renamed `agent.<inner>`. Wires into `agent.<input>` go to
-the inner inputs its interface names, params given to `agent` set the inner params its
+A subgraph is a graph file used as a node type (`type: ./dqn_learner.yaml`). Expansion
+happens on the spec, before any check: each subgraph node `agent` is replaced by the
+subgraph's own nodes, renamed `agent.<inner>`. Wires into `agent.<input>` go to the
+inner inputs its interface names, params given to `agent` set the inner params its
 interface names, and references to `agent.<output>` are redirected to the inner output.
 The rest of rlgraph (checks, schedule, executor, drawings, --set) then sees plain nodes
 with nested names.
@@ -14,12 +15,45 @@ import difflib
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import GraphError, choices_hint
-from .overrides import set_param
-from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes
-from .yamlsrc import YMap
+from .errors import GraphError, Loc, choices_hint
+from .parse import Parser
+from .spec import (EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes,
+                   set_param)
+from .yamlsrc import YMap, load_yaml
 
 SUBGRAPH_SUFFIXES = (".yaml", ".yml")
+
+
+def read_graph(path: str | Path, _including: tuple[Path, ...] = ()
+               ) -> tuple[GraphSpec | None, list[GraphError]]:
+    """Read and parse a graph file, expanding the subgraphs it uses; errors instead of
+    exceptions for everything a user can cause."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [GraphError(f"no such file: {file}", Loc(file))]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [GraphError(f"cannot read {file}: {exc}", Loc(file))]
+    return parse_graph(text, file, base_dir=path.resolve().parent,
+                       _including=(*_including, path.resolve()))
+
+
+def parse_graph(text: str, file: str = "<graph>", base_dir: Path | None = None,
+                _including: tuple[Path, ...] = ()) -> tuple[GraphSpec | None, list[GraphError]]:
+    """Parse graph text (`file` names it in errors; `base_dir` is where the subgraphs and
+    custom node modules it names are looked up)."""
+    data, errors = load_yaml(text, file)
+    if data is None:
+        return None, errors
+    parser = Parser(file, errors)
+    spec = parser.graph(data)
+    if spec is not None:
+        spec.base_dir = base_dir
+        expand_subgraphs(spec, errors, _including)
+    return spec, errors
+
 
 
 def is_subgraph_type(type_name: str) -> bool:
@@ -31,8 +65,6 @@ def expand_subgraphs(spec: GraphSpec, errors: list[GraphError],
     """Replace every subgraph node of `spec` by its inner nodes, in place."""
     if not any(is_subgraph_type(n.type) for n in spec.nodes.values()):
         return
-    from .spec import read_graph  # a subgraph file is read like any graph file
-
     nodes: dict[str, NodeSpec] = {}
     outputs: dict[tuple[str, str], PortRef] = {}
     inputs: dict[tuple[str, str], list[PortRef]] = {}

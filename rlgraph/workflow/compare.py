@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from .core import GraphErrors, load
+from ..core import GraphErrors, load
 from .plots import check_picture, plot, read_curve
 from .runner import RunOptions, make_run_dir
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .core import Graph, Node
+from ..core import Graph, Node
 
 TB_FLUSH_S = 10.0
 

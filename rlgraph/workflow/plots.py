@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core import GraphError, GraphErrors, Loc
+from ..core import GraphError, GraphErrors, Loc
 from .writers import read_rows
 
 GRID_POINTS = 200

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .core import ABSENT, Graph, GraphError, GraphErrors, Loc, Node
-from .core.ports import Kind
+from ..core import ABSENT, Graph, GraphError, GraphErrors, Loc, Node
+from ..core.ports import Kind
 from .safe_pickle import UnsafePickle, check_pickle
 
 FORMAT = "rlgraph-checkpoint"
