@@ -10,12 +10,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .core import REGISTRY, GraphErrors, RegistryError, check_file
-from .core.errors import GraphError
+from .core.errors import GraphError, Problem
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def _print_problems(problems: Sequence[GraphError]) -> None:
+def _print_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
         print(problem.format(), file=sys.stderr)
 
@@ -38,7 +38,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_INVALID if failed else EXIT_OK
 
 
-def _position(error: GraphError) -> tuple:
+def _position(error: Problem) -> tuple:
     """File order: errors of the file by line, command-line overrides last."""
     loc = error.loc
     return (loc is None or loc.line == 0, loc.line if loc else 0, loc.col if loc else 0)

@@ -66,6 +66,94 @@ def test_malformed_declarations_fail_at_class_definition():
             params = {"x": Param(int, 1)}
 
 
+def test_step_and_setup_must_take_the_declared_inputs():
+    """A mismatch between declarations and body is the node author's error when the class
+    is defined, not a TypeError at tick 0 of somebody's run."""
+    with pytest.raises(NodeDefinitionError, match=r"Typo.step\(\) takes \['ob'\], which is "
+                                                  r"not a declared stream input"):
+        class Typo(Node):
+            inputs = {"obs": In(Kind.TENSOR, "observations")}
+
+            def step(self, ob):
+                return None
+    with pytest.raises(NodeDefinitionError, match=r"does not take the declared stream "
+                                                  r"input\(s\) \['b'\]"):
+        class Missing(Node):
+            inputs = {"a": In(Kind.SCALAR, "a"), "b": In(Kind.SCALAR, "b")}
+
+            def step(self, a):
+                return None
+    with pytest.raises(NodeDefinitionError, match=r"optional input\(s\) \['b'\] need a "
+                                                  r"default"):
+        class NoDefault(Node):
+            inputs = {"a": In(Kind.SCALAR, "a"), "b": In(Kind.SCALAR, "b", optional=True)}
+
+            def step(self, a, b):
+                return None
+    with pytest.raises(NodeDefinitionError, match=r"Static.setup\(\) takes \['mod'\]"):
+        class Static(Node):
+            inputs = {"module": In(Kind.MODULE, "a network")}
+
+            def setup(self, mod):
+                return None
+    with pytest.raises(NodeDefinitionError, match="positionally"):
+        class Positional(Node):
+            inputs = {"a": In(Kind.SCALAR, "a")}
+
+            def step(self, a, /):
+                return None
+
+    class Extended(Adder):  # a subclass that adds an input must take it too
+        inputs = {**Adder.inputs, "c": In(Kind.SCALAR, "third", optional=True)}
+
+        def step(self, a, b=None, c=None):
+            return {"sum": a + (b or 0) + (c or 0)}
+
+    with pytest.raises(NodeDefinitionError, match=r"Inherited.step\(\) does not take"):
+        class Inherited(Adder):
+            inputs = {**Adder.inputs, "c": In(Kind.SCALAR, "third", optional=True)}
+
+    class Generic(Node):  # **inputs takes whatever is declared
+        inputs = {"a": In(Kind.SCALAR, "a")}
+
+        def step(self, **inputs):
+            return None
+
+
+def test_node_packages_add_port_kinds():
+    trajectory = Kind.register("toy_trajectory", "T steps of N envs")
+    assert Kind.register("toy_trajectory", "T steps of N envs") is trajectory
+    assert Kind.get("toy_trajectory") is trajectory and trajectory in Kind.all()
+    assert In("toy_trajectory").kind is trajectory and not In(trajectory).static
+    with pytest.raises(NameError, match="already registered"):
+        Kind.register("toy_trajectory", "something else", static=True)
+    with pytest.raises(NameError, match="already registered"):
+        Kind.register("tensor", "my tensors")
+    assert str(Kind.TENSOR) == "tensor" and Kind.MODULE.static
+
+
+def test_module_roles_are_declared_on_module_ports_only():
+    assert In(Kind.MODULE, role="q").roles == ("q",)
+    assert Out(Kind.MODULE, role=("actor_critic", "policy")).roles == ("actor_critic", "policy")
+    assert In(Kind.MODULE).roles == ()
+    with pytest.raises(TypeError, match="unknown module role"):
+        In(Kind.MODULE, role="qq")
+    with pytest.raises(TypeError, match="only module ports have roles"):
+        In(Kind.TENSOR, role="q")
+
+
+def test_a_warning_is_not_an_error():
+    from rlgraph.core import GraphError, GraphWarning
+    warning = GraphWarning("suspicious", node="x")
+    assert not isinstance(warning, GraphError) and isinstance(warning, UserWarning)
+    assert warning.format() == "warning: node 'x': suspicious"
+    with pytest.raises(GraphError):  # an `except GraphError` catches errors only
+        try:
+            raise GraphError("wrong")
+        except GraphWarning:  # pragma: no cover - must not happen
+            pytest.fail("a GraphError was caught as a warning")
+
+
 def test_ports_default_to_static_for_modules_specs_buffers():
     assert In(Kind.MODULE).static and In(Kind.SPEC).static and Out(Kind.BUFFER).static
     assert not In(Kind.TENSOR).static and not Out(Kind.BATCH).static

@@ -51,6 +51,10 @@ CASES = {
                      (11, "e", None, ["'until' (50) must be greater than 'after' (100)"]),
                      (14, "f", None, ["'every' must be an integer >= 1, got str 'often'"])],
     "duplicate_key": [(6, None, None, ["duplicate key 'c'", "first defined at line 2"])],
+    "role_mismatch": [(9, "wrong", "q", ["module role mismatch: 'copy_critic.module' is a "
+                                         "'critic' module", "takes a 'q' module",
+                                         "of that role in this graph: q.module, "
+                                         "copy_q.module"])],
     "many_errors": [(5, "c", None, ["no param 'strat'"]),
                     (8, "acc", "x", ["no output 'cont'"]),
                     (10, "g", None, ["unknown node type 'Gian'", "did you mean 'Gain'"])],

@@ -90,7 +90,7 @@ def test_nodes_keep_their_tensors_on_cuda():
         assert action.device.type == "cuda" and action.shape == (3,)
         out = env.step(action)
         tr = out["transition"]
-        assert all(t.device.type == "cuda" for t in tr if t is not None)
+        assert all(t.device.type == "cuda" for t in tr.fields().values() if t is not None)
         obs = out["obs"]
     target = TargetNetwork(source=q, tau=0.5)
     target.step()
@@ -137,5 +137,5 @@ def test_configure_threads_reads_the_environment_and_an_argument_wins(monkeypatc
 @pytest.mark.parametrize("value", ["zero", "0", "-3", "1.5"])
 def test_configure_threads_rejects_a_bad_environment_value(monkeypatch, value):
     monkeypatch.setenv(THREADS_ENV, value)
-    with pytest.raises(ValueError, match=f"{THREADS_ENV} must be a positive whole number"):
+    with pytest.raises(GraphErrors, match=f"{THREADS_ENV} must be a positive whole number"):
         configure_threads()

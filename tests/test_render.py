@@ -12,7 +12,7 @@ from PIL import Image
 from rlgraph.cli import main
 from rlgraph.core import REGISTRY, Kind, Registry
 from rlgraph.core.build import check_file
-from rlgraph.core.ports import STATIC_KINDS
+
 from rlgraph.core.validate import CheckedGraph
 from rlgraph.render import DotNotFound, render_checked, render_file, to_dot
 from rlgraph.render.style import ERROR_COLOR, KIND_COLORS, STATIC_PENWIDTH, STREAM_PENWIDTH
@@ -168,7 +168,7 @@ def test_edges_are_coloured_by_kind_and_static_ones_are_thin() -> None:
     for (node, port), kind in cases.items():
         edge = edge_to(edges, node, port)
         assert edge["color"] == KIND_COLORS[kind], (node, port)
-        thin = kind in STATIC_KINDS
+        thin = kind.static
         assert edge["penwidth"] == (STATIC_PENWIDTH if thin else STREAM_PENWIDTH)
         assert float(edge["weight"]) < 8 if thin else float(edge["weight"]) >= 8
 
@@ -198,8 +198,8 @@ def test_on_trigger_is_a_dotted_edge_into_the_header() -> None:
 def test_legend_lists_the_kinds_and_styles_drawn() -> None:
     source = to_dot(checked_file(DQN_LIKE))
     legend = re.search(r"graph \[label=<(.*)>\]", source)[1]
-    for kind in Kind:
-        assert (f">{kind.value}</FONT>" in legend) == (kind is not Kind.ANY), kind
+    for kind in Kind.all():
+        assert (f">{kind.name}</FONT>" in legend) == (kind is not Kind.ANY), kind
     for text in ("stream", "static: fixed at build", "z\u207b\u00b9: delayed", "on: fires"):
         assert text in legend
     assert "error" not in legend

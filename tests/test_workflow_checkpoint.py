@@ -8,6 +8,7 @@ import os
 import pickle
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -38,6 +39,9 @@ def assert_same_state(a: object, b: object, where: str = "state") -> None:
         assert torch.equal(a, b), where
     elif isinstance(a, np.ndarray):
         assert np.array_equal(a, b), where
+    elif isinstance(a, SimpleNamespace):  # a record (transition, batch)
+        assert type(a) is type(b), where
+        assert_same_state(vars(a), vars(b), where)
     elif isinstance(a, dict):
         assert list(a) == list(b), where
         for key in a:

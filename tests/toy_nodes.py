@@ -154,3 +154,43 @@ class Gain(Node):
 
 
 TOY_NODES.append(Gain)
+
+
+class Critic(Node):
+    """Produces a module that plays the 'critic' role (Q-values of Box actions)."""
+
+    outputs = {"module": Out(Kind.MODULE, "a critic", role="critic")}
+
+    def setup(self) -> dict[str, Any]:
+        return {"module": "critic"}
+
+
+class QUser(Node):
+    """Takes a module that must be a Q-network; records its name."""
+
+    inputs = {"q": In(Kind.MODULE, "a Q-network", role="q")}
+
+    def setup(self, q: Any) -> None:
+        self.q = q
+
+
+class QNet(Node):
+    """Produces a module that plays the 'q' role."""
+
+    outputs = {"module": Out(Kind.MODULE, "a Q-network", role="q")}
+
+    def setup(self) -> dict[str, Any]:
+        return {"module": "q"}
+
+
+class Copy(Node):
+    """A copy of a module, of whatever role the module it copies has."""
+
+    inputs = {"source": In(Kind.MODULE, "the module to copy")}
+    outputs = {"module": Out(Kind.MODULE, "the copy", like="source")}
+
+    def setup(self, source: Any) -> dict[str, Any]:
+        return {"module": f"copy of {source}"}
+
+
+TOY_NODES += [Critic, QUser, QNet, Copy]

@@ -4,7 +4,7 @@ Nothing here imports torch or gymnasium.
 """
 
 from .build import build, check_file, derive_seed, load
-from .errors import GraphError, GraphErrors, GraphWarning, Loc
+from .errors import GraphError, GraphErrors, GraphWarning, Loc, Problem
 from .executor import Graph
 from .node import Clock, Node, NodeConfigError, NodeDefinitionError
 from .ports import ABSENT, REQUIRED, In, Kind, Out, Param
@@ -16,6 +16,6 @@ from .validate import CheckedGraph, check_graph
 __all__ = [
     "ABSENT", "REGISTRY", "REQUIRED", "CheckedGraph", "Clock", "Graph", "GraphError",
     "GraphErrors", "GraphSpec", "GraphWarning", "In", "Kind", "Loc", "Node",
-    "NodeConfigError", "NodeDefinitionError", "Out", "Param", "Registry", "RegistryError",
+    "NodeConfigError", "NodeDefinitionError", "Out", "Param", "Problem", "Registry", "RegistryError",
     "build", "check_file", "check_graph", "derive_seed", "load", "parse_graph", "read_graph", "register",
 ]

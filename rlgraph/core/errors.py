@@ -21,10 +21,14 @@ class Loc:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-class GraphError(Exception):
-    """A problem in a graph definition, with where it is, what it is and how to fix it."""
+class Problem:
+    """Something found in a graph definition: where it is, what it is, how to fix it.
 
-    severity = "error"
+    The shared body of GraphError (a mistake; raised) and GraphWarning (suspicious but
+    runnable; reported). Neither is a subclass of the other, so that `except GraphError`
+    never catches a warning."""
+
+    severity = "problem"
 
     def __init__(
         self,
@@ -58,8 +62,15 @@ class GraphError(Exception):
         return self.format()
 
 
-class GraphWarning(GraphError):
-    """Suspicious but runnable wiring; reported with a location, never raised."""
+class GraphError(Problem, Exception):
+    """A problem in a graph definition, with where it is, what it is and how to fix it."""
+
+    severity = "error"
+
+
+class GraphWarning(Problem, UserWarning):
+    """Suspicious but runnable wiring; reported with a location, never raised (from
+    Python, `warnings.warn` can carry it)."""
 
     severity = "warning"
 

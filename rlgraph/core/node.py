@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -158,6 +159,46 @@ def check_declarations(cls: type) -> None:
     if clash:
         raise NodeDefinitionError(
             f"{cls.__name__}: {sorted(clash)} declared both as param and as input")
+    stream = {k: p for k, p in cls.inputs.items() if not p.static}
+    static = {k: p for k, p in cls.inputs.items() if p.static}
+    check_signature(cls, "step", stream, "stream", cls.fires())
+    check_signature(cls, "setup", static, "static", cls.setup is not Node.setup)
+
+
+def check_signature(cls: type, method: str, ports: Mapping[str, In], timing: str,
+                    defined: bool) -> None:
+    """`step` takes exactly the declared stream inputs and `setup` the static ones, by
+    keyword; an optional stream input, which is not passed when unconnected, needs a
+    default. Checked when the class is defined, so that a mismatch is the node author's
+    error at import, not a TypeError at tick 0."""
+    where = f"{cls.__name__}.{method}()"
+    if not defined:  # the base's (**inputs): an interface-only node, drawn or checked
+        return
+    params = list(inspect.signature(getattr(cls, method)).parameters.values())[1:]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+    named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    odd = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL)]
+    if odd:
+        raise NodeDefinitionError(f"{where} takes {odd} positionally; inputs arrive by "
+                                  f"keyword (their port names)")
+    extra = [name for name in named if name not in ports]
+    if extra:
+        raise NodeDefinitionError(
+            f"{where} takes {extra}, which {'is not a' if len(extra) == 1 else 'are not'} "
+            f"declared {timing} input{'' if len(extra) == 1 else 's'} of {cls.__name__} "
+            f"(declared: {sorted(ports) or 'none'})")
+    missing = [name for name in ports if name not in named and not takes_any]
+    if missing:
+        raise NodeDefinitionError(
+            f"{where} does not take the declared {timing} input(s) {missing}; add them as "
+            f"parameters")
+    if timing == "stream":
+        no_default = [name for name, port in ports.items() if port.optional
+                      and name in named and named[name].default is inspect.Parameter.empty]
+        if no_default:
+            raise NodeDefinitionError(
+                f"{where}: optional input(s) {no_default} need a default (e.g. "
+                f"{no_default[0]}=None): an unconnected optional input is not passed")
 
 
 def bind_arguments(cls: type[Node], kwargs: Mapping[str, Any]) -> tuple[dict, dict]:

@@ -15,32 +15,78 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 
-class Kind(str, Enum):
-    """What flows along an edge."""
+@dataclass(frozen=True)
+class PortKind:
+    """A kind of value on a wire: its name, what it is, and whether ports of this kind are
+    static (fixed at build) unless a declaration says otherwise."""
 
-    TENSOR = "tensor"  # an array of numbers (observations, actions, Q-values)
-    TRANSITION = "transition"  # one env step for every env: obs, action, reward, next_obs, ...
-    BATCH = "batch"  # a batch of transitions sampled for learning
-    MODULE = "module"  # a trainable network (static)
-    SPEC = "spec"  # observation / action spaces (static)
-    BUFFER = "buffer"  # a handle on a replay memory (static)
-    SCALAR = "scalar"  # one number (a loss, an epsilon)
-    EVENT = "event"  # something that happened (an episode ended), with its data
-    ANY = "any"  # accepts or produces anything; checked only at build
+    name: str
+    doc: str = ""
+    static: bool = False
 
     def __str__(self) -> str:
-        return self.value
+        return self.name
 
 
-#: Kinds whose ports are static unless a declaration says otherwise.
-STATIC_KINDS = frozenset({Kind.MODULE, Kind.SPEC, Kind.BUFFER})
+class Kind:
+    """What flows along an edge. The built-in kinds are attributes (`Kind.TENSOR`); a
+    node package adds its own with `Kind.register("trajectory", "...")`, and its ports
+    then declare `In("trajectory", ...)` or `In(Kind.get("trajectory"), ...)`.
+
+    Two ports connect when their kinds are the same, or when either is `any`."""
+
+    TENSOR = PortKind("tensor", "an array of numbers (observations, actions, Q-values)")
+    TRANSITION = PortKind("transition", "one env step of every env: obs, action, reward, "
+                          "next_obs, terminated, truncated, and fields nodes add")
+    BATCH = PortKind("batch", "a batch of transitions sampled for learning")
+    MODULE = PortKind("module", "a trainable network", static=True)
+    SPEC = PortKind("spec", "observation and action spaces", static=True)
+    BUFFER = PortKind("buffer", "a handle on a replay memory", static=True)
+    SCALAR = PortKind("scalar", "one number (a loss, an epsilon)")
+    EVENT = PortKind("event", "something that happened (an episode ended), with its data")
+    ANY = PortKind("any", "accepts or produces anything; checked only at build")
+
+    _registered: ClassVar[dict[str, PortKind]] = {}
+
+    @classmethod
+    def register(cls, name: str, doc: str, *, static: bool = False) -> PortKind:
+        """Add a kind (or return it, when the same kind is registered again: a module
+        imported twice). A name taken by another kind is a NameError."""
+        if not name.isidentifier():
+            raise NameError(f"port kind name {name!r} must be an identifier")
+        kind = PortKind(name, doc, static)
+        known = cls._registered.get(name)
+        if known is not None:
+            if known != kind:
+                raise NameError(f"port kind '{name}' is already registered as {known!r}")
+            return known
+        cls._registered[name] = kind
+        return kind
+
+    @classmethod
+    def get(cls, name: str) -> PortKind:
+        """The kind called `name`; a TypeError listing the kinds when there is none."""
+        kind = cls._registered.get(name)
+        if kind is None:
+            raise TypeError(f"unknown port kind {name!r}; kinds: "
+                            + ", ".join(k.name for k in cls.all()))
+        return kind
+
+    @classmethod
+    def all(cls) -> list[PortKind]:
+        """Every kind: the built-in ones first, then the registered ones in order."""
+        return list(cls._registered.values())
 
 
-def kinds_compatible(out_kind: Kind, in_kind: Kind) -> bool:
+for _kind in (Kind.TENSOR, Kind.TRANSITION, Kind.BATCH, Kind.MODULE, Kind.SPEC, Kind.BUFFER,
+              Kind.SCALAR, Kind.EVENT, Kind.ANY):
+    Kind._registered[_kind.name] = _kind
+
+
+def kinds_compatible(out_kind: PortKind, in_kind: PortKind) -> bool:
     """The compatibility rule, explicit and without conversions.
 
     An output may feed an input of the same kind; `any` on either side matches every
@@ -49,26 +95,64 @@ def kinds_compatible(out_kind: Kind, in_kind: Kind) -> bool:
     return out_kind == in_kind or Kind.ANY in (out_kind, in_kind)
 
 
-def as_kind(kind: Kind | str) -> Kind:
-    try:
-        return Kind(kind)
-    except ValueError:
-        valid = ", ".join(k.value for k in Kind)
-        raise TypeError(f"unknown port kind {kind!r}; valid kinds: {valid}") from None
+def as_kind(kind: PortKind | str) -> PortKind:
+    if isinstance(kind, PortKind):
+        return kind
+    return Kind.get(kind)
+
+
+#: Module roles: what a network on a module port does. An output says which roles its
+#: module plays; an input which one it needs; a wire between two declared roles that
+#: share none is an error at load. Node packages add roles with `register_role`.
+ROLES: dict[str, str] = {
+    "q": "Q-values of discrete actions: module(obs) -> (batch, n_actions)",
+    "policy": "a stochastic policy: module(obs) -> the parameters of an action "
+              "distribution",
+    "value": "a state-value function: module(obs) -> (batch,) values",
+    "actor_critic": "a policy and a value function in one module (a shared trunk)",
+    "actor": "a deterministic policy for Box actions: module(obs) -> actions",
+    "critic": "Q-values of Box actions: module(obs, action) -> values",
+}
+
+
+def register_role(name: str, doc: str) -> str:
+    """Add a module role (returns its name); registering the same name twice is a
+    NameError unless the documentation is the same."""
+    if name in ROLES and ROLES[name] != doc:
+        raise NameError(f"module role '{name}' is already registered: {ROLES[name]}")
+    ROLES[name] = doc
+    return name
 
 
 @dataclass(frozen=True)
 class _Port:
-    kind: Kind | str
+    kind: PortKind
     doc: str = ""
     static: bool | None = field(default=None, kw_only=True)
     warn_unconnected: bool = field(default=False, kw_only=True)
+    role: str | tuple[str, ...] | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         kind = as_kind(self.kind)
         object.__setattr__(self, "kind", kind)
         if self.static is None:
-            object.__setattr__(self, "static", kind in STATIC_KINDS)
+            object.__setattr__(self, "static", kind.static)
+        if self.role is not None:
+            roles = (self.role,) if isinstance(self.role, str) else tuple(self.role)
+            if kind is not Kind.MODULE:
+                raise TypeError(f"role {roles} on a {kind} port: only module ports have "
+                                f"roles")
+            unknown = [r for r in roles if r not in ROLES]
+            if unknown or not roles:
+                raise TypeError(f"unknown module role(s) {unknown}; roles: "
+                                + ", ".join(ROLES) + " (rlgraph.core.ports.register_role "
+                                "adds one)")
+            object.__setattr__(self, "role", roles)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The module roles declared (empty: any module, or one not told)."""
+        return self.role or ()  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -80,6 +164,8 @@ class In(_Port):
     static: the value is fixed at build time and passed to `setup`, not to `step`;
         by default modules, specs and buffers are static.
     warn_unconnected: for optional inputs that usually matter, warn when unconnected.
+    role: for module ports, the role(s) of network this input takes (any of them, see
+        ROLES); None takes any module (an optimizer, a target network).
     """
 
     optional: bool = field(default=False, kw_only=True)
@@ -89,7 +175,13 @@ class In(_Port):
 class Out(_Port):
     """An output port declaration; static outputs are returned by `setup`.
 
-    warn_unconnected: warn when no node reads this output (it usually matters)."""
+    warn_unconnected: warn when no node reads this output (it usually matters).
+    role: for module ports, the role(s) the module plays (see ROLES).
+    like: the name of an input whose module this output copies (a target network of
+        a Q-network is a Q-network): its roles are those of what feeds that input.
+    """
+
+    like: str | None = field(default=None, kw_only=True)
 
 
 class _Required:

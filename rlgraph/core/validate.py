@@ -14,7 +14,7 @@ import networkx as nx
 
 from .errors import GraphError, GraphWarning, choices_hint
 from .node import Node
-from .ports import In, Out, kinds_compatible
+from .ports import ROLES, In, Kind, Out, kinds_compatible
 from .registry import REGISTRY, Registry, RegistryError
 from .schedule import dependency_edges, dependency_graph, mixed_consumers, repeat_cones
 from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes
@@ -180,6 +180,44 @@ def check_edge(spec: GraphSpec, edge: EdgeSpec, classes: dict[str, type[Node]],
         errors.append(GraphError(
             f"static input '{dst}' cannot be delayed: its value is fixed at build",
             edge.loc, node=edge.dst_node, port=edge.dst_port, hint="remove 'delay'"))
+    elif decl.roles:
+        roles = module_roles(spec, classes, edge.src)
+        if roles and not set(roles) & set(decl.roles):
+            errors.append(GraphError(
+                f"module role mismatch: '{edge.src}' is {_roles_text(roles)} but input "
+                f"'{dst}' takes {_roles_text(decl.roles)}", edge.loc, node=edge.dst_node,
+                port=edge.dst_port, hint=_role_hint(spec, classes, edge, decl)))
+
+
+def module_roles(spec: GraphSpec, classes: dict[str, type[Node]], ref: PortRef,
+                 seen: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The roles of the module output `ref` names: declared on the output, or (`like`)
+    those of what feeds the input it copies; () when nobody declared one."""
+    cls = classes.get(ref.node)
+    out = cls.outputs.get(ref.port) if cls is not None else None
+    if out is None or not isinstance(out, Out):
+        return ()
+    if out.roles or out.like is None or ref.node in seen:
+        return out.roles
+    edge = spec.nodes[ref.node].inputs.get(out.like)
+    if edge is None or edge.src.node not in spec.nodes:
+        return ()
+    return module_roles(spec, classes, edge.src, seen | {ref.node})
+
+
+def _roles_text(roles: tuple[str, ...]) -> str:
+    return " or ".join(f"a '{r}' module ({ROLES[r].split(':')[0]})" for r in roles)
+
+
+def _role_hint(spec: GraphSpec, classes: dict[str, type[Node]], edge: EdgeSpec,
+               decl: In) -> str:
+    fits = [f"{name}.{port}" for name, cls in classes.items() if name != edge.dst_node
+            for port, out in cls.outputs.items() if out.kind is Kind.MODULE
+            and set(module_roles(spec, classes, PortRef(name, port, edge.loc)))
+            & set(decl.roles)]
+    if fits:
+        return "a module output of that role in this graph: " + ", ".join(fits[:3])
+    return f"add a network node whose module output is a '{decl.roles[0]}' module"
 
 
 def _kind_hint(spec: GraphSpec, classes: dict[str, type[Node]], edge: EdgeSpec,

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from rlgraph.core import Node
+from rlgraph.core import GraphError, GraphErrors, Loc, Node
 
 
 def torch_device(node: Node) -> torch.device:
@@ -46,6 +46,7 @@ def configure_threads(threads: int | None = None) -> int:
     torch's default of one thread per core only adds hand-off between threads (on a
     shared 2-core machine dqn_target.yaml ran 12x slower with 2 threads than with 1;
     tools/bench_threads.py measures it). Set more threads for large networks or batches.
+    A bad value is a GraphErrors naming the variable.
     """
     if threads is None:
         raw = os.environ.get(THREADS_ENV, "").strip()
@@ -57,9 +58,14 @@ def configure_threads(threads: int | None = None) -> int:
             except ValueError:
                 threads = 0
             if threads < 1:
-                raise ValueError(f"{THREADS_ENV} must be a positive whole number of "
-                                 f"threads, got {raw!r}")
+                raise _threads_error(f"{THREADS_ENV} must be a positive whole number of "
+                                     f"threads, got {raw!r}")
     if threads < 1:
-        raise ValueError(f"torch threads must be at least 1, got {threads}")
+        raise _threads_error(f"torch threads must be at least 1, got {threads}")
     torch.set_num_threads(threads)
     return threads
+
+
+def _threads_error(message: str) -> GraphErrors:
+    return GraphErrors([GraphError(message, Loc(THREADS_ENV), hint="e.g. RLGRAPH_THREADS=1, "
+                                   "or leave it unset for one thread")])

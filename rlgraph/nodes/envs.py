@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlgraph.core import REQUIRED, In, Kind, Node, Out, Param, register
+from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
 
 from .data import EnvSpec, Episodes, Transition
 from .device import torch_device
@@ -30,7 +30,10 @@ class GymEnv(Node):
     crosses an episode boundary. `terminated` (the MDP ended) and `truncated` (a time
     limit cut it) stay apart so that losses bootstrap through truncation.
     Observations are float32 tensors of shape (num_envs, *obs_shape), on the graph's
-    device; actions may come on any device. Env i is seeded with seed + i, as
+    device; actions may come on any device. Discrete actions are (num_envs,) indices;
+    Box actions (num_envs, *action_shape) are clipped to the space's bounds before the
+    env steps, and the transition keeps the action as the policy chose it (the
+    unclipped one, whose log-probability a loss may need). Env i is seeded with seed + i, as
     gymnasium's SyncVectorEnv does; the envs are stepped by a plain loop, which costs
     less per step than the vector env wrapper.
     """
@@ -70,7 +73,13 @@ class GymEnv(Node):
         first = self.envs[0]
         self.spec = EnvSpec(self.id, first.observation_space, first.action_space,
                             self.num_envs)
-        self._discrete = self.spec.n_actions is not None
+        self._discrete = self.spec.discrete
+        if not (self.spec.discrete or self.spec.continuous):
+            self.close()
+            self.fail(f"env '{self.id}' has action space {self.spec.action_space}; GymEnv "
+                      f"steps Discrete and Box action spaces",
+                      hint="wrap the env so that its actions are Discrete or Box")
+        self._low, self._high = self.spec.action_low, self.spec.action_high
         self._device = torch_device(self)
         # a plain tensor on the device from an array; on the CPU the array's own memory
         # (nothing writes into an emitted tensor), also when it came from an inference
@@ -101,6 +110,13 @@ class GymEnv(Node):
         if action.requires_grad:
             action = action.detach()
         act = action.numpy() if action.is_cpu else action.cpu().numpy()
+        stored = act  # what the transition records: the action as the policy chose it
+        if self._discrete:
+            if act.dtype != np.int64:
+                stored = act = act.astype(np.int64)
+        else:  # Box: the policy's action, stepped clipped to the env's bounds
+            stored = act.astype(np.float32, copy=False)
+            act = np.clip(stored, self._low, self._high)
         obs = np.empty(self._obs_shape, dtype=np.float32)
         reward = np.empty(self.num_envs, dtype=np.float32)
         ended: list[int] = []
@@ -133,11 +149,9 @@ class GymEnv(Node):
         else:  # the usual tick: no flags set, one shared all-False tensor
             final = current  # what each action led to; no node modifies tensors in place
             term_t = trunc_t = self._no_flags
-        # positional: a NamedTuple built from keywords costs twice as much
-        transition = Transition(  # obs, action, reward, next_obs, terminated, truncated
-            self._obs, self._tensor(act if not self._discrete or act.dtype == np.int64
-                                    else act.astype(np.int64)),
-            self._tensor(reward), final, term_t, trunc_t)
+        transition = Transition(obs=self._obs, action=self._tensor(stored),
+                                reward=self._tensor(reward), next_obs=final,
+                                terminated=term_t, truncated=trunc_t)
         self._obs = current
         self.env_steps += self.num_envs
         out: dict[str, Any] = {"obs": current, "transition": transition}
@@ -164,8 +178,11 @@ class GymEnv(Node):
         try:
             envs = pickle.dumps(self.envs)
         except Exception as exc:  # an env holding a window or a process
-            raise RuntimeError(f"GymEnv '{self.name}': env '{self.id}' cannot be saved "
-                               f"({type(exc).__name__}: {exc})") from exc
+            raise NodeConfigError(f"env '{self.id}' cannot be saved in a checkpoint "
+                                  f"({type(exc).__name__}: {exc})", node=self.name,
+                                  hint="a run checkpoints at its end and on Ctrl-C; use "
+                                       "an env that pickles (no open window, socket or "
+                                       "process)") from exc
         return {"env": envs, "obs": None if self._obs is None else self._obs.cpu().clone(),
                 "return": np.array(self._return, dtype=np.float64),
                 "length": np.array(self._length, dtype=np.int64),
@@ -210,7 +227,4 @@ class ScaleReward(Node):
         factor = self._factor.get(reward.dtype)
         if factor is None:
             factor = self._factor[reward.dtype] = torch.tensor(self.scale, dtype=reward.dtype)
-        obs, action, _, next_obs, terminated, truncated, steps = transition
-        # built directly: NamedTuple._replace costs as much as the product
-        return {"transition": Transition(obs, action, reward * factor, next_obs, terminated,
-                                         truncated, steps)}
+        return {"transition": transition.replace(reward=reward * factor)}

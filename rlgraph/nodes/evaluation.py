@@ -58,7 +58,7 @@ class EvalEpisodes(Node):
 
     inputs = {
         "spec": In(Kind.SPEC, "the training env's spec (env.spec): which env to play"),
-        "q": In(Kind.MODULE, "the Q-network whose greedy policy is evaluated"),
+        "q": In(Kind.MODULE, "the Q-network whose greedy policy is evaluated", role="q"),
     }
     outputs = {"return_mean": Out(Kind.SCALAR, "mean return of this evaluation's episodes; "
                                   "absent on ticks without one")}

@@ -46,8 +46,8 @@ class DQNLoss(Node):
 
     inputs = {
         "batch": In(Kind.BATCH, "sampled transitions"),
-        "q": In(Kind.MODULE, "the Q-network being trained"),
-        "target_q": In(Kind.MODULE, "the network that values next states"),
+        "q": In(Kind.MODULE, "the Q-network being trained", role="q"),
+        "target_q": In(Kind.MODULE, "the network that values next states", role="q"),
     }
     outputs = {
         "loss": Out(Kind.SCALAR, "mean of the per-sample losses (a tensor with gradient)"),

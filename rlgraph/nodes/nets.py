@@ -103,7 +103,7 @@ class QNetwork(Node):
 
     inputs = {"spec": In(Kind.SPEC, "the env's spaces; the layer sizes are inferred from them")}
     outputs = {"module": Out(Kind.MODULE, "the torch.nn.Module, shared by policy, loss, "
-                             "target network and optimizer")}
+                             "target network and optimizer", role="q")}
 
     def setup(self, spec: EnvSpec) -> dict[str, Any]:
         kind = type(self).__name__

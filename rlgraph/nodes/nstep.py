@@ -11,6 +11,9 @@ from rlgraph.core import In, Kind, Node, Out, Param, register
 
 from .data import Transition
 
+#: Fields an n-step transition takes from its last step; the others come from its first.
+LAST_STEP = ("next_obs", "terminated", "truncated")
+
 
 @register
 class NStep(Node):
@@ -27,7 +30,8 @@ class NStep(Node):
 
     Rewards are not summed here: the transitions carry their k rewards (zero-padded to
     n columns) and k, and the loss discounts them with its own gamma, so a graph has
-    one discount, set on the loss.
+    one discount, set on the loss. Fields other nodes added to the transitions (a
+    policy's log_prob, say) are those of the window's first step, like obs and action.
     """
 
     inputs = {"transition": In(Kind.TRANSITION, "one-step transitions, one row per env")}
@@ -55,9 +59,8 @@ class NStep(Node):
             self._allocate(transition)
         assert self.history is not None and self.filled is not None
         self.newest = (self.newest + 1) % n
-        for ring, value in zip(self.history, transition):
-            if ring is not None:
-                ring[self.newest] = value
+        for name, ring in self.history.items():
+            ring[self.newest] = getattr(transition, name)
         self.filled = np.minimum(self.filled + 1, n)
         ended = (transition.terminated | transition.truncated).cpu().numpy()
         # start of each emitted transition, as an age: 0 = the window's oldest slot
@@ -84,10 +87,10 @@ class NStep(Node):
         env_t = torch.from_numpy(env).to(device)
         # rewards of ages start .. n-1, moved to columns 0 .. n-1-start, zero-padded
         rewards = self.history.reward[reward_slots, env_t[:, None]] * valid
+        first = {name: ring[slot_of_start, env_t] for name, ring in self.history.items()
+                 if name != "reward"}  # obs, action and any extra field of the first step
         return Transition(
-            obs=self.history.obs[slot_of_start, env_t],
-            action=self.history.action[slot_of_start, env_t],
-            reward=rewards,
+            **first, reward=rewards,
             next_obs=transition.next_obs[env_t],
             terminated=transition.terminated[env_t],
             truncated=transition.truncated[env_t],
@@ -105,16 +108,15 @@ class NStep(Node):
         def ring(value: torch.Tensor) -> torch.Tensor:
             return torch.zeros((n, *value.shape), dtype=value.dtype, device=value.device)
 
-        self.history = Transition(obs=ring(transition.obs), action=ring(transition.action),
-                                  reward=ring(transition.reward), next_obs=None,
-                                  terminated=None, truncated=None)  # type: ignore[arg-type]
+        # what a window keeps of each step: everything but what the last step gives
+        self.history = Transition(**{name: ring(value) for name, value in transition.items()
+                                     if value is not None and name not in LAST_STEP})
         self.filled = np.zeros(rows, dtype=np.int64)
 
     def state_dict(self) -> dict[str, Any]:
         if self.history is None:
             return {"history": None}
-        return {"history": {k: v.clone() for k, v in self.history._asdict().items()
-                            if v is not None},
+        return {"history": {k: v.clone() for k, v in self.history.fields().items()},
                 "filled": self.filled.copy(), "newest": self.newest}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -122,8 +124,6 @@ class NStep(Node):
             self.setup()
             return
         h = state["history"]
-        self.history = Transition(obs=h["obs"].clone(), action=h["action"].clone(),
-                                  reward=h["reward"].clone(), next_obs=None, terminated=None,
-                                  truncated=None)  # type: ignore[arg-type]
+        self.history = Transition(**{name: ring.clone() for name, ring in h.items()})
         self.filled = state["filled"].copy()
         self.newest = state["newest"]

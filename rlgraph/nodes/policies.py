@@ -34,7 +34,7 @@ class Greedy(Node):
 
     inputs = {
         "obs": In(Kind.TENSOR, "observations, one row per env"),
-        "q": In(Kind.MODULE, "the Q-network that scores actions"),
+        "q": In(Kind.MODULE, "the Q-network that scores actions", role="q"),
     }
     outputs = {"action": Out(Kind.TENSOR, "argmax_a Q(obs, a), (num_envs,) int64")}
 
@@ -58,7 +58,7 @@ class EpsilonGreedy(Node):
 
     inputs = {
         "obs": In(Kind.TENSOR, "observations, one row per env"),
-        "q": In(Kind.MODULE, "the Q-network that scores actions"),
+        "q": In(Kind.MODULE, "the Q-network that scores actions", role="q"),
         "episode_end": In(Kind.EVENT, "finished episodes; counted when unit is 'episodes'",
                           optional=True),
     }

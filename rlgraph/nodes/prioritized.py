@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlgraph.core import REQUIRED, In, Kind, Node, Out, Param, register
+from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
 
 from .data import Batch, Transition
 from .device import torch_device
@@ -206,10 +206,10 @@ class PrioritizedReplay(Node):
             if sampled is None or td_error.shape[0] != sampled.indices.shape[0]:
                 got = ("no sampled batch" if sampled is None
                        else f"a batch of {sampled.indices.shape[0]}")
-                raise ValueError(
-                    f"PrioritizedReplay '{self.name}': {td_error.shape[0]} td errors for "
-                    f"{got}; wire td_error and sampled from the same sampler -> loss "
-                    f"path, both with the same delay")
+                raise NodeConfigError(
+                    f"{td_error.shape[0]} td errors for {got}", port="td_error",
+                    hint="wire td_error and sampled from the same sampler -> loss path, "
+                         "both with the same delay")
             self.memory.update_priorities(sampled.indices.cpu().numpy(),
                                           td_error.detach().double().cpu().numpy())
             self.updates += 1
@@ -273,7 +273,7 @@ class PrioritizedSampler(Node):
         indices, weights = self.memory.sample(self.batch_size, beta, self.rng)
         batch = self.memory.gather(torch.from_numpy(indices))
         weights = torch.from_numpy(weights).to(batch.reward.device, torch.float32)
-        return {"batch": batch._replace(weights=weights)}
+        return {"batch": batch.replace(weights=weights)}
 
     def report(self) -> dict[str, float]:
         return {"beta": self.current_beta}

@@ -9,18 +9,8 @@ import torch
 
 from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
 
-from .data import OPTIONAL_FIELDS, Batch, Transition
+from .data import Batch, Transition
 from .device import torch_device
-
-FIELDS = Transition._fields
-
-
-def _names(present: tuple[bool, ...]) -> list[str]:
-    return sorted(name for name, here in zip(FIELDS, present) if here)
-
-
-#: Which Transition fields a plain one-step transition has.
-ONE_STEP = tuple(name not in OPTIONAL_FIELDS for name in FIELDS)
 
 #: Rows held by reference before a replay memory writes them into its storage.
 PENDING_ROWS = 256
@@ -32,8 +22,9 @@ class ReplayMemory:
     Storage is allocated on the first `add`, when the shapes and dtypes are known, and
     never grows: memory = capacity x bytes_per_transition (both obs and next_obs are
     stored, so that no transition needs its neighbour and none crosses an episode end).
-    It lives on `device`; transitions are copied there as they are added. Optional
-    transition fields (n-step `steps`) are stored when the first transition has them.
+    It lives on `device`; transitions are copied there as they are added. It stores
+    every field the first transition holds (not None): n-step `steps`, a policy's
+    `log_prob`, whatever the nodes upstream added; later transitions must hold the same.
 
     Writes are deferred: `add` claims the slots at once (len, pos and the slots of later
     rows are final) but keeps the transition by reference, and the pending rows are
@@ -51,9 +42,10 @@ class ReplayMemory:
         self._storage: dict[str, torch.Tensor] = {}
         self.pos = 0  # slot the next transition goes to
         self.size = 0  # slots filled
-        self._present: tuple[bool, ...] = ()  # which Transition fields are stored
+        self._present: tuple[str, ...] = ()  # the fields stored, in storage order
+        self._checked: tuple[str, ...] | None = None  # field names known to fit the storage
         self._views: dict[str, np.ndarray] = {}
-        self._pending: list[Transition] = []  # added, not yet in the storage
+        self._pending: list[dict[str, torch.Tensor]] = []  # added rows' fields, not yet stored
         self._pending_rows = 0
         self._flush_limit = min(capacity, PENDING_ROWS)
 
@@ -83,23 +75,14 @@ class ReplayMemory:
             raise NodeConfigError(f"{n} transitions in one tick do not fit a replay "
                                   f"capacity of {self.capacity}", port="transition",
                                   hint=f"set capacity to at least {n} (one row per env)")
-        if transition.steps is None:  # the one optional field
-            present = ONE_STEP
-        else:
-            present = tuple(v is not None for v in transition)
-        if present != self._present:
-            if self._storage:
-                raise NodeConfigError(
-                    f"transition fields {_names(present)} differ from those stored so far "
-                    f"{_names(self._present)}; one replay buffer takes one kind of "
-                    f"transition (n-step or one-step)", port="transition",
-                    hint="give each kind of transition its own buffer")
-            self._allocate(transition, present)
+        fields = transition.__dict__
+        if tuple(fields) != self._checked:  # a new set of fields: check (once) what it holds
+            self._check_fields(transition)
         if not n:
             return
         if self._pending_rows + n > self._flush_limit:
             self.flush()
-        self._pending.append(transition)
+        self._pending.append(fields)
         self._pending_rows += n
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
@@ -112,9 +95,8 @@ class ReplayMemory:
         self._pending, self._pending_rows = [], 0
         start = (self.pos - rows) % self.capacity
         first = min(rows, self.capacity - start)  # rows before the ring wraps
-        for name, values in zip(FIELDS, zip(*pending)):
-            if values[0] is None:
-                continue
+        for name in self._present:
+            values = [fields[name] for fields in pending]
             field = self._storage[name]
             try:
                 rows_of = (values[0] if len(values) == 1 else torch.cat(values)).detach()
@@ -133,7 +115,7 @@ class ReplayMemory:
             if first < rows:
                 target[: rows - first] = source[first:]
 
-    def _shape_error(self, name: str, values: tuple[torch.Tensor, ...]) -> NodeConfigError:
+    def _shape_error(self, name: str, values: list[torch.Tensor]) -> NodeConfigError:
         stored = tuple(self._storage[name].shape[1:])
         bad = next(tuple(v.shape[1:]) for v in values if tuple(v.shape[1:]) != stored)
         return NodeConfigError(
@@ -142,12 +124,34 @@ class ReplayMemory:
             hint="one replay buffer takes the transitions of one env spec; check what "
                  "feeds it", node=self.owner)
 
-    def _allocate(self, transition: Transition, present: tuple[bool, ...]) -> None:
+    def _check_fields(self, transition: Transition) -> None:
+        """The fields of the first transition set the storage; later ones must hold the
+        same (in any order)."""
+        present = transition.present()
+        if not self._storage:
+            self._allocate(transition, present)
+        elif set(present) != set(self._present):
+            raise NodeConfigError(
+                f"transition fields {sorted(present)} differ from those stored so far "
+                f"{sorted(self._present)}; one replay buffer takes one kind of transition "
+                f"(n-step or one-step, with the same extra fields)", port="transition",
+                node=self.owner, hint="give each kind of transition its own buffer")
+        # a transition whose fields are all present vouches for the next with its keys
+        self._checked = tuple(transition.__dict__) if len(present) == len(
+            transition.__dict__) else None
+
+    def _allocate(self, transition: Transition, present: tuple[str, ...]) -> None:
         self._present = present
-        for name, value in zip(FIELDS, transition):
-            if value is not None:
-                self._storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
-                                                  dtype=value.dtype, device=self.device)
+        for name in present:
+            value = getattr(transition, name)
+            if not isinstance(value, torch.Tensor):
+                raise NodeConfigError(
+                    f"transition field '{name}' holds a {type(value).__name__}, not a "
+                    f"tensor; a replay buffer stores tensors with one row per env",
+                    port="transition", node=self.owner,
+                    hint="emit the field as a tensor (torch.as_tensor) or leave it out")
+            self._storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
+                                              dtype=value.dtype, device=self.device)
         self._make_views()
 
     def _make_views(self) -> None:
@@ -178,7 +182,8 @@ class ReplayMemory:
             self._storage[name] = torch.zeros((self.capacity, *saved.shape[1:]),
                                               dtype=saved.dtype, device=self.device)
             self._storage[name][: len(saved)] = saved.to(self.device)
-        self._present = tuple(name in self._storage for name in FIELDS)
+        self._present = tuple(self._storage)
+        self._checked = None
         self._make_views()
         self.pos, self.size = state["pos"], state["size"]
 

@@ -9,7 +9,7 @@ import torch
 
 from rlgraph.core import In, Kind, Node, Out, Param, register
 
-from .data import Batch, batch_rows, concat_batches
+from .data import Batch
 
 
 @register
@@ -88,7 +88,7 @@ class SelectiveBackprop(Node):
         if self.pooled < self.patience:
             return None
         rows, pooled_losses = self._take_pool()
-        return batch_rows(rows, pooled_losses.topk(self.batch_size).indices)
+        return rows.rows(pooled_losses.topk(self.batch_size).indices)
 
     def _percentile(self, batch: Batch, losses: torch.Tensor) -> Batch | None:
         cpu = losses.cpu()
@@ -98,14 +98,14 @@ class SelectiveBackprop(Node):
         keep = draw < percentile ** self.beta
         if keep.any():
             index = keep.nonzero().squeeze(1).to(losses.device)
-            self._add_to_pool(batch_rows(batch, index), losses[index])
+            self._add_to_pool(batch.rows(index), losses[index])
         if self.pooled < self.batch_size:
             return None
         rows, pooled_losses = self._take_pool()
         if pooled_losses.shape[0] > self.batch_size:  # keep the rest for the next batch
             rest = slice(self.batch_size, None)
-            self._add_to_pool(batch_rows(rows, rest), pooled_losses[rest])
-        return batch_rows(rows, slice(self.batch_size))
+            self._add_to_pool(rows.rows(rest), pooled_losses[rest])
+        return rows.rows(slice(self.batch_size))
 
     def _add_to_pool(self, batch: Batch, losses: torch.Tensor) -> None:
         self.pool.append((batch, losses))
@@ -113,7 +113,7 @@ class SelectiveBackprop(Node):
 
     def _take_pool(self) -> tuple[Batch, torch.Tensor]:
         """All pooled rows as one batch with their losses; empties the pool."""
-        batch = concat_batches([b for b, _ in self.pool])
+        batch = Batch.concat([b for b, _ in self.pool])
         losses = torch.cat([l for _, l in self.pool])
         self.pool, self.pooled = [], 0
         return batch, losses

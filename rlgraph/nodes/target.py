@@ -22,7 +22,8 @@ class TargetNetwork(Node):
     """
 
     inputs = {"source": In(Kind.MODULE, "the network being trained")}
-    outputs = {"module": Out(Kind.MODULE, "the frozen copy (no gradients)")}
+    outputs = {"module": Out(Kind.MODULE, "the frozen copy (no gradients); the same role as "
+                             "the source", like="source")}
     params = {"tau": Param(float, 1.0, "fraction of the way towards the source per update; "
                            "1.0 = hard copy", low=0.0, high=1.0, low_open=True)}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import graphviz
 
-from rlgraph.core.ports import ABSENT, STATIC_KINDS
+from rlgraph.core.ports import ABSENT
 
 from . import style as s
 from .model import HEADER_PORT, Drawing, EdgeView, NodeView, PortView, port_id
@@ -228,7 +228,7 @@ def _title_label(d: Drawing, legend: bool) -> str:
 def legend_table(d: Drawing) -> str:
     """One line of the edge kinds drawn, one line of the edge styles used."""
     heavy, light = "\u2501" * 3, "\u2500" * 3
-    kinds = [_legend_entry(light if k in STATIC_KINDS else heavy, s.kind_color(k), k.value)
+    kinds = [_legend_entry(light if k.static else heavy, s.kind_color(k), k.name)
              for k in d.kinds()]
     styles = [_legend_entry(heavy, s.MUTED_TEXT, "stream: a value every tick")]
     if any(e.static for e in d.edges):

@@ -15,7 +15,7 @@ from typing import Any
 
 from rlgraph.core.errors import GraphError
 from rlgraph.core.node import Node
-from rlgraph.core.ports import ABSENT, Kind
+from rlgraph.core.ports import ABSENT, Kind, PortKind
 from rlgraph.core.spec import GraphSpec, NodeSpec, PortRef
 
 #: The PORT of a node's header cell, where `on:` trigger edges attach.
@@ -36,7 +36,7 @@ class PortView:
     """One port cell."""
 
     name: str
-    kind: Kind | None  # None: unknown, the node's type did not resolve
+    kind: PortKind | None  # None: unknown, the node's type did not resolve
     static: bool = False
     connected: bool = False
     declared: bool = True  # False: the file uses a port the node type does not have
@@ -87,7 +87,7 @@ class EdgeView:
     src_port: str
     dst: str
     dst_port: str | None  # None for a trigger, which ends at the header
-    kind: Kind | None
+    kind: PortKind | None
     static: bool = False
     delay: int = 0
     init: Any = ABSENT
@@ -103,10 +103,10 @@ class Drawing:
     nodes: dict[str, NodeView]
     edges: list[EdgeView]
 
-    def kinds(self) -> list[Kind]:
+    def kinds(self) -> list[PortKind]:
         """The kinds of the drawn edges, in Kind order (for the legend)."""
         used = {e.kind for e in self.edges if e.kind is not None}
-        return [k for k in Kind if k in used]
+        return [k for k in Kind.all() if k in used]
 
 
 def drawing(spec: GraphSpec, classes: Mapping[str, type[Node]],

@@ -7,13 +7,15 @@ the build-time wiring stays readable in the background.
 
 from __future__ import annotations
 
-from rlgraph.core.ports import Kind
+import hashlib
+
+from rlgraph.core.ports import Kind, PortKind
 
 FONT = "Helvetica"
 MONO = "Courier"
 
 #: Edge and port-bullet colour of each kind.
-KIND_COLORS: dict[Kind, str] = {
+KIND_COLORS: dict[PortKind, str] = {
     Kind.TENSOR: "#2563eb",  # blue
     Kind.TRANSITION: "#0d9488",  # teal
     Kind.BATCH: "#7c3aed",  # violet
@@ -52,8 +54,20 @@ SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075
                                             "\u2078\u2079\u207b")
 
 
-def kind_color(kind: Kind | None) -> str:
-    return UNKNOWN_COLOR if kind is None else KIND_COLORS[kind]
+#: Colours of kinds that node packages register, picked by a stable hash of the name.
+EXTRA_STREAM_COLORS = ("#0891b2", "#65a30d", "#c026d3", "#b45309", "#4f46e5", "#be123c")
+EXTRA_STATIC_COLORS = ("#a3a380", "#8fa3b8", "#b39bb8", "#9bb8a3")
+
+
+def kind_color(kind: PortKind | None) -> str:
+    if kind is None:
+        return UNKNOWN_COLOR
+    known = KIND_COLORS.get(kind)
+    if known is not None:
+        return known
+    palette = EXTRA_STATIC_COLORS if kind.static else EXTRA_STREAM_COLORS
+    index = int.from_bytes(hashlib.blake2b(kind.name.encode(), digest_size=2).digest(), "big")
+    return palette[index % len(palette)]
 
 
 def delay_label(delay: int) -> str:

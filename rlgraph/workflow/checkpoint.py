@@ -17,6 +17,7 @@ import random
 import sys
 from collections import OrderedDict, deque
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,9 @@ def encode(value: Any, where: str = "state") -> Any:
     if isinstance(value, tuple) and hasattr(type(value), "_fields"):
         return {TAG: "namedtuple", "type": _class_name(type(value)),
                 "items": [encode(v, f"{where}.{f}") for f, v in zip(value._fields, value)]}
+    if isinstance(value, SimpleNamespace):  # records: transitions, batches
+        return {TAG: "record", "type": _class_name(type(value)),
+                "fields": {k: encode(v, f"{where}.{k}") for k, v in vars(value).items()}}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {TAG: "dataclass", "type": _class_name(type(value)),
                 "fields": {f.name: encode(getattr(value, f.name), f"{where}.{f.name}")
@@ -101,6 +105,9 @@ def decode(value: Any) -> Any:
             decode(v) for v in value["items"])
     if tag == "namedtuple":
         return _loaded_class(value["type"], tuple)(*(decode(v) for v in value["items"]))
+    if tag == "record":
+        return _loaded_class(value["type"], SimpleNamespace)(
+            **{k: decode(v) for k, v in value["fields"].items()})
     if tag == "dataclass":
         cls = _loaded_class(value["type"], object)
         if not dataclasses.is_dataclass(cls):

@@ -94,13 +94,9 @@ def draw(checked: CheckedGraph, run_dir: Path) -> None:
 
 def set_threads(threads: int | None) -> None:
     """torch's thread count for the run (rlgraph.nodes.device.configure_threads); a bad
-    RLGRAPH_THREADS is a user error."""
-    from ..nodes.device import THREADS_ENV, configure_threads
-    try:
-        configure_threads(threads)
-    except ValueError as exc:
-        raise GraphErrors([GraphError(str(exc), Loc(THREADS_ENV),
-                                      hint="e.g. RLGRAPH_THREADS=1")]) from None
+    RLGRAPH_THREADS is a located user error."""
+    from ..nodes.device import configure_threads
+    configure_threads(threads)
 
 
 def seed_globals(seed: int) -> None:

@@ -174,7 +174,7 @@ def test_emitted_tensors_are_not_changed_by_later_ticks():
     env never writes into a tensor it has already emitted."""
     env = GymEnv(seed=4, id="CartPole-v1", num_envs=2, kwargs={"max_episode_steps": 5})
     outs = drive(env, random_actions(2, 3))
-    kept = [t for t in outs[1]["transition"] if t is not None]
+    kept = [t for t in outs[1]["transition"].fields().values() if t is not None]
     copies = [t.clone() for t in kept]
     drive(env, random_actions(2, 20, seed=1))
     assert all(torch.equal(a, b) for a, b in zip(kept, copies))
@@ -187,7 +187,7 @@ def test_device_auto_emits_cpu_tensors_on_a_machine_without_cuda():
     env = GymEnv(seed=0, id="CartPole-v1", num_envs=2, device="auto")
     out = drive(env, random_actions(2, 1))[-1]
     assert out["obs"].device.type == "cpu"
-    assert all(t.device.type == "cpu" for t in out["transition"] if t is not None)
+    assert all(t.device.type == "cpu" for t in out["transition"].fields().values() if t is not None)
     env.close()
 
 

@@ -115,7 +115,8 @@ def test_state_round_trip_continues_the_same_windows():
     b.load_state_dict(a.state_dict())
     for t in range(3, TICKS):
         x, y = a.step(tick(t))["transition"], b.step(tick(t))["transition"]
-        assert all(torch.equal(u, v) for u, v in zip(x, y))
+        assert list(x.fields()) == list(y.fields())
+        assert all(torch.equal(u, y.fields()[k]) for k, u in x.items())
 
 
 def test_n_step_transitions_are_not_folded_twice():

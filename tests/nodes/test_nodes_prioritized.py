@@ -113,8 +113,9 @@ def test_replay_updates_last_batch_priorities_before_storing_new_rows():
     # two wires with different delays) are an error, not priorities silently dropped
     replay.step(transition([5]), sampled=sampled)
     assert replay.report()["priority_updates"] == 1
-    with pytest.raises(ValueError, match="2 td errors for no sampled batch; .*same delay"):
+    with pytest.raises(NodeConfigError, match="2 td errors for no sampled batch") as info:
         replay.step(transition([6]), td_error=torch.zeros(2))
+    assert info.value.port == "td_error" and "same delay" in info.value.hint
 
 
 def test_sampler_batches_carry_weights_and_beta_anneals_with_ticks():
@@ -181,7 +182,7 @@ def test_replay_nstep_per_loss_and_dueling_keep_their_tensors_on_cuda(cartpole_s
     t = transition(ids)
     t = t._replace(obs=torch.randn(4, 4), next_obs=torch.randn(4, 4),
                    truncated=torch.tensor([True, False, False, False]))
-    cuda = Transition(*(None if v is None else v.cuda() for v in t))
+    cuda = Transition(**{k: v.cuda() for k, v in t.items()})
     for _ in range(12):
         replay.step(nstep.step(cuda)["transition"])
     assert all(v.device.type == "cuda" for v in memory.storage.values())
