@@ -120,7 +120,8 @@ def test_step_and_setup_must_take_the_declared_inputs():
             return None
 
 
-def test_node_packages_add_port_kinds():
+def test_node_packages_add_port_kinds(monkeypatch):
+    monkeypatch.setattr(Kind, "_registered", dict(Kind._registered))  # leave no trace
     trajectory = Kind.register("toy_trajectory", "T steps of N envs")
     assert Kind.register("toy_trajectory", "T steps of N envs") is trajectory
     assert Kind.get("toy_trajectory") is trajectory and trajectory in Kind.all()
