@@ -29,7 +29,8 @@ def test_eval_of_a_run_folder_uses_its_newest_checkpoint(trained, capsys):
     assert main(["eval", str(trained), "--episodes", "4"]) == 0
     text = capsys.readouterr().out
     assert "dqn_target at tick 300" in text and "ckpt-000000300.pt" in text
-    assert "4 greedy episodes of CartPole-v1 with qnet.module" in text
+    assert "4 greedy episodes of CartPole-v1 with qnet.module through policy " \
+           "(EpsilonGreedy, greedy)" in text
     returns = returns_in(text)
     assert len(returns) == 4 and all(r >= 1 for r in returns)
     mean = re.search(r"return ([\d.]+) ± ([\d.]+)", text)
@@ -79,7 +80,8 @@ def test_evaluate_graph_scores_the_policy_network_without_touching_training(tmp_
         scored.run(150)
         plain.run(150)
         result = evaluate_graph(scored, episodes=3, seed=5)
-        assert (result.env_id, result.q, result.seed) == ("CartPole-v1", "qnet.module", 5)
+        assert (result.env_id, result.mode, result.seed) == ("CartPole-v1", "greedy", 5)
+        assert result.acting == "qnet.module through policy (EpsilonGreedy, greedy)"
         assert result.returns == greedy_returns(scored.value("qnet.module"), "CartPole-v1",
                                                 3, seed=5)[0]
         assert result.mean == pytest.approx(sum(result.returns) / 3)
@@ -89,3 +91,105 @@ def test_evaluate_graph_scores_the_policy_network_without_touching_training(tmp_
         for a, b in zip(scored.value("qnet.module").parameters(),
                         plain.value("qnet.module").parameters()):
             assert torch.equal(a, b)
+
+
+SHIFTED = """
+  shift:
+    type: workflow_nodes:ShiftObs
+    params: {offset: 0.5}
+    in: {obs: env.obs}
+  eval:
+    type: EvalEpisodes
+    every: 100
+    after: 100
+    params: {episodes: 3}
+    in: {spec: env.spec}
+"""
+
+
+def shifted_dqn(tmp_path):
+    """small_dqn whose policy acts on env.obs + 0.5, with an EvalEpisodes node."""
+    path = small_dqn(tmp_path, SHIFTED)
+    text = path.read_text()
+    assert "obs: env.obs, q: qnet.module" in text
+    path.write_text(text.replace("obs: env.obs, q: qnet.module", "obs: shift.obs, q: qnet.module"))
+    return path
+
+
+def test_evaluation_runs_the_preprocessing_between_env_and_policy(tmp_path):
+    """A network trained behind a preprocessing node is evaluated behind it too, and
+    evaluating changes nothing in the graph."""
+    import torch
+
+    from rlgraph.core import build, load
+    from rlgraph.nodes.envs import GymEvalEnvs
+    from rlgraph.nodes.evaluation import play_episodes
+    from rlgraph.workflow.evaluate import evaluate_graph
+
+    with build(load(shifted_dqn(tmp_path))) as graph:
+        graph.run(201)
+        q, shift = graph.value("qnet.module"), graph.nodes["shift"]
+        calls = shift.calls
+        result = evaluate_graph(graph, episodes=3, seed=5)
+        assert shift.calls == calls
+        spec = graph.value("env.spec")
+        by_hand = play_episodes(lambda obs: q(obs + 0.5).argmax(dim=1),
+                                GymEvalEnvs(spec, {}, 3, 5, torch.device("cpu")))
+        assert result.returns == by_hand[0] and result.lengths == by_hand[1]
+        raw = play_episodes(lambda obs: q(obs).argmax(dim=1),
+                            GymEvalEnvs(spec, {}, 3, 5, torch.device("cpu")))
+        assert raw != by_hand  # the offset matters to this network: the test can tell
+        # the EvalEpisodes node inside the graph plays the same path; its evaluation at
+        # tick 200 came after the tick's update, with the network as it is now
+        rows = graph.nodes["eval"].rows
+        assert [r["tick"] for r in rows] == [100, 200]
+        seed = graph.seeds["eval"] + 3  # its second evaluation's episodes
+        returns, _ = play_episodes(lambda obs: q(obs + 0.5).argmax(dim=1),
+                                   GymEvalEnvs(spec, {}, 3, seed, torch.device("cpu")))
+        assert rows[1]["return_mean"] == pytest.approx(sum(returns) / 3)
+
+
+def test_a_policy_without_act_is_a_located_error(tmp_path, capsys):
+    graph = tmp_path / "lean.yaml"
+    graph.write_text("""name: lean
+steps: 20
+nodes:
+  env:
+    type: GymEnv
+    params: {id: CartPole-v1}
+    in: {action: {from: policy.action, delay: 1}}
+  policy:
+    type: workflow_nodes:LeanLeft
+    in: {obs: env.obs}
+""")
+    out = tmp_path / "run"
+    assert main(["run", str(graph), "--quiet", "--no-tensorboard", "--out", str(out)]) == 0
+    assert main(["eval", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "graph.yaml:" in err and "node 'policy': LeanLeft is the policy but cannot act " \
+        "in evaluation" in err
+    assert "subclass rlgraph.core.Acting and define act(" in err
+
+
+def test_a_continuous_policy_is_evaluated_deterministically(tmp_path, capsys):
+    """What a DDPG written as custom nodes needs: eval of a Box-action policy."""
+    graph = tmp_path / "torque.yaml"
+    graph.write_text("""name: torque
+steps: 10
+nodes:
+  env:
+    type: GymEnv
+    params: {id: Pendulum-v1, kwargs: {max_episode_steps: 50}}
+    in: {action: {from: policy.action, delay: 1}}
+  policy:
+    type: workflow_nodes:Torque
+    params: {gain: -2.0}
+    in: {obs: env.obs}
+""")
+    out = tmp_path / "run"
+    assert main(["run", str(graph), "--quiet", "--no-tensorboard", "--out", str(out)]) == 0
+    assert main(["eval", str(out), "--episodes", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "3 deterministic episodes of Pendulum-v1 with policy (Torque, deterministic)" in text
+    returns = returns_in(text)
+    assert len(returns) == 3 and all(-50 * 16.3 <= r < 0 for r in returns)

@@ -1,12 +1,14 @@
-"""Nodes and helpers for the workflow tests: a tiny DQN, a node that presses Ctrl-C."""
+"""Nodes and helpers for the workflow tests: a tiny DQN, a node that presses Ctrl-C,
+nodes on the acting path that evaluation must (or cannot) run."""
 
 from __future__ import annotations
 
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
-from rlgraph.core import Node, Param
+from rlgraph.core import Acting, In, Kind, Node, Out, Param
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 
@@ -36,3 +38,49 @@ class PressCtrlC(Node):
     def step(self) -> None:
         if self.clock.tick in self.at:
             os.kill(os.getpid(), signal.SIGINT)
+
+
+class ShiftObs(Node, Acting):
+    """A preprocessing node: observations + `offset` (to the policy, and in evaluation)."""
+
+    inputs = {"obs": In(Kind.TENSOR, "raw observations")}
+    outputs = {"obs": Out(Kind.TENSOR, "shifted observations")}
+    params = {"offset": Param(float, 0.0, "added to every observation")}
+
+    offset: float
+
+    def setup(self) -> None:
+        self.calls = 0
+
+    def step(self, obs: Any) -> dict[str, Any]:
+        self.calls += 1  # state evaluation must not change
+        return {"obs": obs + self.offset}
+
+    def act(self, obs: Any) -> dict[str, Any]:
+        return {"obs": obs + self.offset}
+
+
+class LeanLeft(Node):
+    """A custom policy without act(): always action 0 (cannot be evaluated)."""
+
+    inputs = {"obs": In(Kind.TENSOR, "observations")}
+    outputs = {"action": Out(Kind.TENSOR, "actions")}
+
+    def step(self, obs: Any) -> dict[str, Any]:
+        import torch
+        return {"action": torch.zeros(obs.shape[0], dtype=torch.int64)}
+
+
+class Torque(Node, Acting):
+    """A deterministic continuous policy: torque = gain * angular velocity (Pendulum)."""
+
+    inputs = {"obs": In(Kind.TENSOR, "Pendulum observations (cos, sin, velocity)")}
+    outputs = {"action": Out(Kind.TENSOR, "torques, (envs, 1)")}
+    params = {"gain": Param(float, -1.0, "torque per unit of angular velocity")}
+
+    gain: float
+
+    def step(self, obs: Any) -> dict[str, Any]:
+        return {"action": obs[:, 2:3] * self.gain}
+
+    act = step

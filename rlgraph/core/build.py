@@ -12,6 +12,7 @@ from .errors import GraphError, GraphErrors
 from .executor import NEVER, Graph, Op, located
 from .node import Clock, Node, NodeConfigError
 from .overrides import apply_overrides
+from .protocols import UsesGraph
 from .registry import REGISTRY, Registry
 from .schedule import build_order, repeat_cones, tick_order
 from .graphfile import read_graph
@@ -64,7 +65,16 @@ def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
     for name in order:
         seeds[name] = derive_seed(spec.seed, name)
         nodes[name] = _construct(spec, classes, nodes, name, seeds[name], clock)
-    return _compile(spec, classes, nodes, seeds, clock, order)
+    graph = _compile(spec, classes, nodes, seeds, clock, order)
+    for name in order:
+        node = nodes[name]
+        if isinstance(node, UsesGraph):
+            try:
+                node.attach(graph)
+            except NodeConfigError as exc:
+                graph.close()
+                raise located(exc, name, spec.nodes[name]) from exc
+    return graph
 
 
 def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str, Node],

@@ -11,14 +11,50 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
+from rlgraph.core import (REQUIRED, Environment, In, Kind, Node, NodeConfigError, Out, Param,
+                          register)
 
 from .data import EnvSpec, Episodes, Transition
 from .device import torch_device
 
 
+class GymEvalEnvs:
+    """Fresh copies of a gymnasium env for evaluation, stepped side by side (a sync vector
+    env, one episode in each), seeded seed, seed + 1, ...; observations as float32
+    tensors on `device`, actions handled as GymEnv handles them (Box actions clipped)."""
+
+    def __init__(self, spec: EnvSpec, kwargs: Mapping[str, Any], episodes: int, seed: int,
+                 device: torch.device) -> None:
+        self.num_envs = episodes
+        self.seed = seed
+        self.device = device
+        self.spec = spec
+        self.env = gym.make_vec(spec.id, num_envs=episodes, vectorization_mode="sync",
+                                **dict(kwargs))
+
+    def reset(self) -> torch.Tensor:
+        obs, _ = self.env.reset(seed=self.seed)
+        return self._obs(obs)
+
+    def step(self, action: torch.Tensor) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        act = action.detach().cpu().numpy()
+        if self.spec.discrete:
+            act = act.astype(np.int64, copy=False)
+        else:
+            act = np.clip(act.astype(np.float32, copy=False), self.spec.action_low,
+                          self.spec.action_high)
+        obs, reward, terminated, truncated, _ = self.env.step(act)
+        return self._obs(obs), np.asarray(reward, dtype=np.float64), terminated | truncated
+
+    def _obs(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+
+    def close(self) -> None:
+        self.env.close()
+
+
 @register
-class GymEnv(Node):
+class GymEnv(Node, Environment):
     """Steps `num_envs` copies of a gymnasium environment, one env step each per tick.
 
     On its first firing (no action yet) it resets and emits the first observations.
@@ -163,6 +199,27 @@ class GymEnv(Node):
             for i in ended:
                 returns[i], lengths[i] = 0.0, 0
         return out
+
+    @property
+    def env_id(self) -> str:
+        return self.id
+
+    def eval_envs(self, episodes: int, seed: int,
+                  options: Mapping[str, Any] | None = None) -> GymEvalEnvs:
+        """Fresh copies made with this node's kwargs, updated by `options`."""
+        return GymEvalEnvs(self.spec, {**self.kwargs, **(options or {})}, episodes, seed,
+                           self._device)
+
+    def trusted_modules(self) -> set[str]:
+        """The module of the env's registered entry point: its classes are pickled with
+        the env."""
+        try:
+            entry = gym.spec(self.id).entry_point
+        except Exception:  # noqa: BLE001 - an unregistered id trusts nothing extra
+            return set()
+        if isinstance(entry, str):
+            return {entry.partition(":")[0]}
+        return {getattr(entry, "__module__", "")} - {""}
 
     def _on_device(self, array: np.ndarray) -> torch.Tensor:
         """A plain tensor on the graph's (non-CPU) device from `array`."""

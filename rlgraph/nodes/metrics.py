@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
-from rlgraph.core import In, Kind, Node, Param, register
+from rlgraph.core import In, Kind, Node, Param, RowSource, register
 
 from .data import Episodes
 
 
 @register
-class Metrics(Node):
+class Metrics(Node, RowSource):
     """Keeps the returns and lengths of finished episodes; reports their recent means.
 
     `report()` (shown in the progress line and the summary of `rlgraph run`) gives the
     number of episodes and the mean return and length of the last `window` of them.
     `rows` holds one record per finished episode (tick, env_steps, episode, return,
     length): `rlgraph run` appends new rows to metrics.csv and TensorBoard between chunks
-    of ticks (it writes any node with `rows`, `row_fields` and `log_name`). Other nodes
+    of ticks (it writes every RowSource node's rows). Other nodes
     report their own numbers: the env its steps/s, the policy its epsilon, the loss its
     recent mean, the optimizer its gradient norm.
     """

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlgraph.core import In, Kind, Node, Out, Param, register
+from rlgraph.core import Acting, In, Kind, Node, Out, Param, register
 
 from .data import Episodes
 
@@ -29,8 +29,10 @@ SCHEDULES = {"linear": linear_schedule, "exponential": exponential_schedule}
 
 
 @register
-class Greedy(Node):
+class Greedy(Node, Acting):
     """Acts greedily: the action with the highest Q-value, for every env."""
+
+    act_mode = "greedy"
 
     inputs = {
         "obs": In(Kind.TENSOR, "observations, one row per env"),
@@ -46,15 +48,19 @@ class Greedy(Node):
         with self._inference:
             return {"action": self.q(obs).argmax(dim=1)}
 
+    act = step
+
 
 @register
-class EpsilonGreedy(Node):
+class EpsilonGreedy(Node, Acting):
     """Acts greedily, except with probability epsilon a uniformly random action.
 
     Epsilon decays from `start` to `end` over `decay_steps` env steps (linearly or
     exponentially), or over finished episodes with `unit: episodes`, which needs
-    `episode_end` wired to the env's `episode_end`.
+    `episode_end` wired to the env's `episode_end`. In evaluation it acts greedily.
     """
+
+    act_mode = "greedy"
 
     inputs = {
         "obs": In(Kind.TENSOR, "observations, one row per env"),
@@ -120,6 +126,12 @@ class EpsilonGreedy(Node):
         if self.unit == "env_steps":
             self.count += n_envs
         return {"action": action, "epsilon": eps}
+
+    def act(self, obs: torch.Tensor, episode_end: Episodes | None = None
+            ) -> dict[str, torch.Tensor]:
+        """The greedy action: no exploration, no random draw, epsilon unchanged."""
+        with self._inference:
+            return {"action": self.q(obs).argmax(dim=1)}
 
     def report(self) -> dict[str, float]:
         return {"epsilon": self.epsilon}

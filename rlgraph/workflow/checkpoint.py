@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import ABSENT, Graph, GraphError, GraphErrors, Loc, Node
+from ..core import ABSENT, Environment, Graph, GraphError, GraphErrors, Loc, Node
 from ..core.ports import Kind
 from .safe_pickle import UnsafePickle, check_pickle
 
@@ -257,11 +257,9 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
 
 def check_node_pickles(node: Node, state: Any, path: str | Path) -> None:
     """Every pickle in a node's state (GymEnv's sub-envs) may build only gymnasium and
-    numpy objects, and the env's own registered class."""
-    allowed_modules = set()
-    env_id = getattr(node, "id", None)
-    if isinstance(env_id, str):
-        allowed_modules |= env_entry_modules(env_id)
+    numpy objects, and the classes of the modules an Environment node trusts (its env's
+    own registered module)."""
+    allowed_modules = node.trusted_modules() if isinstance(node, Environment) else set()
     for where, blob in _pickles(state, "state"):
         try:
             check_pickle(blob, allowed_modules)
@@ -270,19 +268,6 @@ def check_node_pickles(node: Node, state: Any, path: str | Path) -> None:
                 path, f"node '{node.name}', {where}: refusing to unpickle: {exc}",
                 hint="checkpoints only restore gymnasium/numpy environments; this file "
                      "was not written by rlgraph, or names other code") from None
-
-
-def env_entry_modules(env_id: str) -> set[str]:
-    """The module that defines a registered gymnasium env (its own classes may be
-    pickled with it)."""
-    import gymnasium as gym
-    try:
-        entry = gym.spec(env_id).entry_point
-    except Exception:  # noqa: BLE001 - an unregistered id allows nothing extra
-        return set()
-    if isinstance(entry, str):
-        return {entry.partition(":")[0]}
-    return {getattr(entry, "__module__", "")} - {""}
 
 
 def _pickles(value: Any, where: str):

@@ -1,6 +1,6 @@
 """What a run writes as it goes: CSV rows and TensorBoard scalars, between chunks of ticks.
 
-Any node with `rows` (a list of dicts), `row_fields` and `log_name` is a row source:
+Every node that is a RowSource (rlgraph.core.protocols) is written:
 Metrics writes `metrics.csv` (one row per finished episode), EvalEpisodes `eval.csv`
 (one row per evaluation). A second source with the same log_name writes
 `<log_name>-<node>.csv`. TensorBoard (`tb/`) gets every row field against the row's
@@ -20,16 +20,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..core import Graph, Node
+from ..core import CountsEnvSteps, Graph, RowSource
 
 TB_FLUSH_S = 10.0
 
 
-def row_sources(graph: Graph) -> dict[str, Node]:
+def row_sources(graph: Graph) -> dict[str, RowSource]:
     """CSV file name -> node, for every node that keeps rows."""
-    sources: dict[str, Node] = {}
+    sources: dict[str, RowSource] = {}
     for name, node in graph.nodes.items():
-        if all(hasattr(node, a) for a in ("rows", "row_fields", "log_name")):
+        if isinstance(node, RowSource):
             file = f"{node.log_name}.csv"
             if file in sources:
                 file = f"{node.log_name}-{name}.csv"
@@ -38,10 +38,9 @@ def row_sources(graph: Graph) -> dict[str, Node]:
 
 
 def env_steps(graph: Graph) -> int:
-    """Env steps so far: the sum over env nodes (those counting `env_steps`), or the
+    """Env steps so far: the sum over the nodes that count them (CountsEnvSteps), or the
     tick in a graph without one."""
-    counts = [n.env_steps for n in graph.nodes.values()
-              if isinstance(getattr(n, "env_steps", None), int)]
+    counts = [n.env_steps for n in graph.nodes.values() if isinstance(n, CountsEnvSteps)]
     return sum(counts) if counts else graph.tick
 
 
