@@ -285,3 +285,44 @@ nodes:
     assert str(error.loc) == "test.yaml:6:13"  # the wire into x
     assert "more than limit 2 (at tick 3)" in error.message and error.hint == "raise 'limit'"
     assert g.tick == 3
+
+
+def test_the_tick_is_generated_code_a_person_can_read(toy_registry):
+    g = make("""
+nodes:
+  c: {type: Counter, every: 4, after: 10}
+  acc: {type: Accumulator, in: {x: c.count}}
+""", toy_registry)
+    source = g.tick_source
+    assert "# c\n" in source and "# acc\n" in source
+    assert "if t >= 10 and t % 4 == 0:" in source  # the triggers, numbers written in
+    assert "step_acc(x=s[" in source  # inputs by keyword from the value slots
+    g.run(20)
+    assert g.nodes["acc"].total == 0 + 1  # c fired at ticks 12 and 16, counting 0 and 1
+    assert g.value("acc.total") is ABSENT  # and not on the last tick, 19
+
+
+def test_replace_step_wraps_a_node_and_errors_inside_a_repeat_name_the_node(toy_registry):
+    g = make("""
+nodes:
+  c: {type: Counter, repeat: 3}
+  g: {type: Gain, params: {factor: 2}, in: {x: c.count}}
+  acc: {type: Accumulator, in: {x: g.y}}
+""", toy_registry)
+    calls = []
+    step = g.nodes["g"].step
+
+    def spy(**inputs):
+        calls.append(inputs["x"])
+        return step(**inputs)
+
+    g.replace_step("g", spy)
+    g.run(2)
+    assert calls == [0, 1, 2, 3, 4, 5] and g.value("acc.total") == 2 * 15
+    with pytest.raises(KeyError, match="'nope' does not fire"):
+        g.replace_step("nope", spy)
+    g.nodes["acc"].total = None  # a bug in the repeated part, at its first repetition
+    with pytest.raises(TypeError) as info:
+        g.run(1)
+    assert "raised by node 'acc' (Accumulator) at tick 2" in "\n".join(info.value.__notes__)
+    assert g.tick == 2  # the tick that failed

@@ -40,6 +40,9 @@ from rlgraph.core import Graph, build, load  # noqa: E402
 from machine import cpu_model  # noqa: E402  (tools/, beside this script)
 
 GRAPH = Path(__file__).resolve().parent.parent / "graphs" / "dqn_notebook.yaml"
+#: the nodes of an update burst (sample -> loss -> optim, `repeat: 10`): their calls are
+#: the graph's update time, as train() is the reference's
+UPDATE_NODES = ("sample", "loss", "optim")
 
 
 @dataclass
@@ -62,29 +65,27 @@ class Timing:
         return self.act_s + per_update * updates
 
 
-def time_node(graph: Graph, name: str) -> list[float]:
-    """Wrap node `name`'s entry in the compiled tick (with its `repeat` cone) in a
-    timer; returns the one-element list the seconds accumulate in."""
+def time_nodes(graph: Graph, names: tuple[str, ...]) -> list[float]:
+    """Wrap the steps of nodes `names` in timers (Graph.replace_step); returns the
+    one-element list the seconds of all their calls accumulate in."""
     total = [0.0]
-    node = graph.nodes[name]
-    for i, entry in enumerate(graph._compiled):
-        step = entry[0]
-        if getattr(step, "__self__", None) is node or getattr(step, "node", None) is node:
-            def timed(*args: Any, _step: Callable = step, **kwargs: Any) -> Any:
-                start = time.perf_counter()
-                try:
-                    return _step(*args, **kwargs)
-                finally:
-                    total[0] += time.perf_counter() - start
-            timed.node = node  # type: ignore[attr-defined]
-            graph._compiled[i] = (timed, *entry[1:])
-            return total
-    raise KeyError(f"node '{name}' does not fire in graph '{graph.spec.name}'")
+    for name in names:
+        step = graph.nodes[name].step
+
+        def timed(_step: Callable[..., Any] = step, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _step(**kwargs)
+            finally:
+                total[0] += time.perf_counter() - start
+
+        graph.replace_step(name, timed)
+    return total
 
 
 def run_graph(steps: int, seed: int, overrides: list[str]) -> Timing:
     graph = build(load(GRAPH, overrides=overrides), seed=seed)
-    train = time_node(graph, "sample")
+    train = time_nodes(graph, UPDATE_NODES)
     start = time.perf_counter()
     graph.run(steps + 1)  # tick 0 only resets the env
     wall = time.perf_counter() - start

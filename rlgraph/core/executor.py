@@ -1,43 +1,24 @@
 """The built graph and its tick loop.
 
-At build the schedule is compiled into a flat list of tuples over a flat list of value
-slots; a tick walks that list once. No graph algorithm, no sort, no dict of ports and no
-validation runs inside the loop: all checking was done at load and build time.
+At build the schedule is compiled into a flat list of ops over a flat list of value
+slots, and the ops into one generated function (ticks.py) that runs ticks. No graph
+algorithm, no sort, no dict of ports and no validation runs inside the loop: all
+checking was done at load and build time.
 """
 
 from __future__ import annotations
 
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from .errors import GraphError, GraphErrors
 from .node import Clock, Node, NodeConfigError
 from .ports import ABSENT
 from .spec import GraphSpec, NodeSpec
+from .errors import GraphError, GraphErrors
+from .ticks import NEVER, Op, compile_run
 
-NEVER = sys.maxsize
-
-
-@dataclass(frozen=True)
-class Op:
-    """One node's place in the tick: where it reads, where it writes, when it fires."""
-
-    name: str
-    step: Callable[..., Any]
-    inputs: tuple[tuple[str, int, bool], ...]  # (port, slot, required)
-    outputs: tuple[tuple[str, int], ...]  # (port, slot)
-    every: int
-    after: int
-    until: int
-    on_slot: int  # slot of the `on:` event, or -1 for tick triggers
-    index: int  # position in the schedule; indexes the `on:` counters
-
-    def as_tuple(self) -> tuple:
-        return (self.step, self.inputs, self.outputs, self.every, self.after, self.until,
-                self.on_slot, self.index)
+__all__ = ["NEVER", "Graph", "Op", "located"]
 
 
 class Graph:
@@ -58,48 +39,28 @@ class Graph:
         self._slots: list[Any] = [ABSENT] * (max(slots.values(), default=-1) + 1
                                              + len(delay_lines))
         self._lines = delay_lines
-        self._reads = [(line, dst) for line, _, dst in delay_lines]
-        self._writes = [(line, src) for line, src, _ in delay_lines]
         self._counts = [0] * len(ops)
-        repeats = repeats or {}
-        self._compiled = self._compile(repeats)
-        in_cone = {name for _, cone in repeats.values() for name in cone}
+        self._current = [0]  # index of the op being called, for error notes
+        self._repeats = repeats or {}
+        self._compile()
+        in_cone = {name for _, cone in self._repeats.values() for name in cone}
         self.tick_order = [name for op in ops if op.name not in in_cone
-                           for name in [op.name, *repeats.get(op.name, (0, []))[1]]]
+                           for name in [op.name, *self._repeats.get(op.name, (0, []))[1]]]
 
-    def _compile(self, repeats: dict[str, tuple[int, list[str]]]) -> list[tuple]:
-        """The flat list the tick walks; a node with `repeat` becomes one entry that
-        runs it and its cone n times."""
-        by_name = {op.name: op for op in self._ops}
-        in_cone = {name for _, cone in repeats.values() for name in cone}
-        compiled = []
-        for op in self._ops:
-            if op.name in in_cone:
-                continue
-            if op.name in repeats:
-                times, cone = repeats[op.name]
-                compiled.append(self._repeat_op(op, times, [by_name[n] for n in cone]))
-            else:
-                compiled.append(op.as_tuple())
-        return compiled
+    def _compile(self) -> None:
+        self._run_ticks, self.tick_source = compile_run(
+            self._ops, self._repeats, self._lines, self._slots, self._counts, self.clock,
+            self._current)
 
-    def _repeat_op(self, op: Op, times: int, cone: list[Op]) -> tuple:
-        slots, counts, clock = self._slots, self._counts, self.clock
-        node_step, node_outs = op.step, op.outputs
-        cone_ops = [c.as_tuple() for c in cone]
-        group_outs = tuple((f"{o.name}.{port}", s) for o in (op, *cone) for port, s in o.outputs)
-
-        def fire_repeated(**kwargs: Any) -> dict[str, Any]:
-            for _ in range(times):
-                result = node_step(**kwargs)
-                for port, s in node_outs:
-                    slots[s] = result.get(port, ABSENT) if result else ABSENT
-                _fire(cone_ops, slots, counts, clock.tick)
-            return {key: slots[s] for key, s in group_outs}
-
-        fire_repeated.node = self.nodes[op.name]  # type: ignore[attr-defined]
-        return (fire_repeated, op.inputs, group_outs, op.every, op.after, op.until,
-                op.on_slot, op.index)
+    def replace_step(self, name: str, step: Callable[..., Any]) -> None:
+        """Call `step` instead of node `name`'s step from now on (a profiler's timer
+        around it, say); the tick is compiled again."""
+        self._ops = [op if op.name != name else Op(
+            op.name, step, op.inputs, op.outputs, op.every, op.after, op.until, op.on_slot,
+            op.index) for op in self._ops]
+        if all(op.name != name for op in self._ops):
+            raise KeyError(f"node '{name}' does not fire in graph '{self.spec.name}'")
+        self._compile()
 
     # ---- running -------------------------------------------------------------------
     def run(self, ticks: int, callback: Callable[[Graph], Any] | None = None,
@@ -117,26 +78,33 @@ class Graph:
         self._run(1)
 
     def _run(self, n: int) -> None:
-        slots, ops, counts = self._slots, self._compiled, self._counts
-        reads, writes, clock = self._reads, self._writes, self.clock
-        t = self.tick
-        end = t + n
+        t, done = self.tick, False
         try:
-            while t < end:
-                clock.tick = t
-                for line, dst in reads:
-                    slots[dst] = line[0]
-                _fire(ops, slots, counts, t)
-                for line, src in writes:
-                    line.append(slots[src])
-                t += 1
+            t = self._run_ticks(t, t + n)
+            done = True
         except NodeConfigError as exc:  # a wiring mistake a node could see only running
+            t = self.clock.tick
+            self._note(exc, t)
             name = getattr(exc, "node", None)
             if name not in self.spec.nodes:
                 raise
             raise located(exc, name, self.spec.nodes[name], tick=t) from exc
-        finally:
-            self.tick = t
+        except Exception as exc:
+            self._note(exc, self.clock.tick)
+            raise
+        finally:  # after a failure, the tick it happened in
+            self.tick = t if done else self.clock.tick
+
+    def _note(self, exc: BaseException, t: int) -> None:
+        """Say which node raised `exc`, and at what tick (once, where it was raised)."""
+        if getattr(exc, "_rlgraph_noted", False):
+            return
+        owner = self.nodes[self._ops[self._current[0]].name]
+        exc._rlgraph_noted = True  # type: ignore[attr-defined]
+        if getattr(exc, "node", None) is None:  # else it names whose problem it is
+            exc.node = owner.name  # type: ignore[attr-defined]
+        exc.add_note(f"rlgraph: raised by node '{owner.name}' ({type(owner).__name__}) "
+                     f"at tick {t}")
 
     # ---- inspection ----------------------------------------------------------------
     def value(self, ref: str) -> Any:
@@ -165,7 +133,7 @@ class Graph:
         self.tick = state["tick"]
         self.clock.tick = self.tick
         counts = state["trigger_counts"]
-        self._counts = [counts.get(op.name, 0) for op in self._ops]
+        self._counts[:] = [counts.get(op.name, 0) for op in self._ops]
         for (line, _, _), saved in zip(self._lines, state["delay_lines"]):
             line.clear()
             line.extend(saved)
@@ -184,55 +152,6 @@ class Graph:
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
-
-
-def _fire(ops: list[tuple], slots: list[Any], counts: list[int], t: int) -> None:
-    """One pass over compiled ops: check triggers, gather inputs, step, write outputs."""
-    step = None
-    try:
-        for step, ins, outs, every, after, until, on_slot, i in ops:
-            if on_slot < 0:
-                count = t
-            elif slots[on_slot] is ABSENT:
-                for _, s in outs:
-                    slots[s] = ABSENT
-                continue
-            else:
-                count = counts[i]
-                counts[i] = count + 1
-            if count < after or count >= until or count % every:
-                for _, s in outs:
-                    slots[s] = ABSENT
-                continue
-            kwargs = {}
-            for port, s, required in ins:
-                value = slots[s]
-                if value is ABSENT:
-                    if required:
-                        break
-                    value = None
-                kwargs[port] = value
-            else:
-                result = step(**kwargs)
-                if result:
-                    get = result.get
-                    for port, s in outs:
-                        slots[s] = get(port, ABSENT)
-                else:
-                    for _, s in outs:
-                        slots[s] = ABSENT
-                continue
-            for _, s in outs:
-                slots[s] = ABSENT
-    except Exception as exc:
-        owner = getattr(step, "__self__", None) or getattr(step, "node", None)
-        if isinstance(owner, Node) and not getattr(exc, "_rlgraph_noted", False):
-            exc._rlgraph_noted = True  # type: ignore[attr-defined]
-            if getattr(exc, "node", None) is None:  # else it names whose problem it is
-                exc.node = owner.name  # type: ignore[attr-defined]
-            exc.add_note(f"rlgraph: raised by node '{owner.name}' ({type(owner).__name__}) "
-                         f"at tick {t}")
-        raise
 
 
 def located(exc: NodeConfigError, name: str, node_spec: NodeSpec,

@@ -66,12 +66,11 @@ class DQNLoss(Node):
         self.q = q
         self.target_q = target_q
         self.recent: deque[torch.Tensor] = deque(maxlen=REPORT_WINDOW)
-        self._no_grad = torch.no_grad()  # one context object: half the cost
 
     def step(self, batch: Batch) -> dict[str, torch.Tensor]:
         action = batch.action if batch.action.dtype == torch.int64 else batch.action.long()
         pred = self.q(batch.obs).gather(1, action.unsqueeze(1)).squeeze(1)
-        with self._no_grad:
+        with torch.no_grad():
             target = self.td_target(batch)
         losses = self.td_loss(pred, target)
         loss = losses.mean() if batch.weights is None else (batch.weights * losses).mean()

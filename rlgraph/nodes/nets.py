@@ -6,84 +6,18 @@ from typing import Any
 
 import gymnasium as gym
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rlgraph.core import In, Kind, Node, Out, Param, register
 
 from .data import EnvSpec
 from .device import torch_device
+from .speedups import FastSequential
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU,
     "leaky_relu": nn.LeakyReLU,
 }
-
-
-FUNCTIONAL = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh}
-
-
-class Stack(nn.Sequential):
-    """nn.Sequential whose forward calls linear layers and plain activations directly.
-
-    Same children, parameters and state_dict keys as nn.Sequential and the same numbers
-    up to float rounding, at about half the Python cost per forward (acting calls it
-    every tick with one row): no per-layer `Module.__call__`, no `Module.__getattr__`
-    for weights, and no Flatten of an already flat batch. A single row (one env acting)
-    goes through the linear layers as a vector, matrix-vector products costing less
-    than 1-row matrix products. The plan of calls is rebuilt whenever the children
-    change; a Linear whose weight is computed (torch parametrizations, weight_norm) is
-    called as a module. Forward hooks on the inner layers are not called."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        children = tuple(self._modules.values())
-        if children != getattr(self, "_plan_children", None):
-            self._plan = _plan(children)
-            self._plan_children = children
-        vector = False  # x is the single row of a (1, features) batch
-        for kind, target in self._plan:
-            if kind is _LINEAR:  # the layer's own parameter dict: always its current ones
-                params, layer = target
-                weight, bias = params.get("weight"), params.get("bias")
-                if weight is None:  # a computed weight (parametrizations, weight_norm)
-                    if vector:
-                        x, vector = x.unsqueeze(0), False
-                    x = layer(x)
-                    continue
-                if not vector and x.dim() == 2 and x.shape[0] == 1:
-                    x, vector = x[0], True
-                if vector:
-                    x = torch.mv(weight, x) if bias is None else torch.addmv(bias, weight, x)
-                else:
-                    x = F.linear(x, weight, bias)
-            elif kind is _ACTIVATION:
-                x = target(x)
-            else:
-                if vector:  # modules get the batch shape they expect
-                    x, vector = x.unsqueeze(0), False
-                if kind is _CALL or x.dim() != 2:  # Flatten only what is not flat
-                    x = target(x)
-        return x.unsqueeze(0) if vector else x
-
-
-_LINEAR, _ACTIVATION, _FLATTEN, _CALL = "linear", "activation", "flatten", "call"
-
-
-def _plan(children: tuple[nn.Module, ...]) -> list[tuple[str, Any]]:
-    """What Stack.forward calls for each child: F.linear on a Linear's parameters, the
-    torch function of a plain activation, or the module itself."""
-    plan: list[tuple[str, Any]] = []
-    for layer in children:
-        kind = type(layer)
-        if kind is nn.Linear:
-            plan.append((_LINEAR, (layer._parameters, layer)))
-        elif kind in FUNCTIONAL:
-            plan.append((_ACTIVATION, FUNCTIONAL[kind]))
-        elif kind is nn.Flatten and layer.start_dim == 1 and layer.end_dim == -1:
-            plan.append((_FLATTEN, layer))
-        else:
-            plan.append((_CALL, layer))
-    return plan
 
 
 def layers(sizes: list[int], activation: str, last_activation: bool) -> list[nn.Module]:
@@ -157,7 +91,7 @@ class MLP(QNetwork):
 
     def build(self, spec: EnvSpec) -> nn.Module:
         sizes = [spec.obs_size, *self.hidden, spec.n_actions]
-        return Stack(nn.Flatten(start_dim=1), *layers(sizes, self.activation, False))
+        return FastSequential(nn.Flatten(start_dim=1), *layers(sizes, self.activation, False))
 
 
 class DuelingQ(nn.Module):
@@ -197,10 +131,10 @@ class DuelingMLP(QNetwork):
     activation: str
 
     def build(self, spec: EnvSpec) -> nn.Module:
-        trunk = Stack(nn.Flatten(start_dim=1),
+        trunk = FastSequential(nn.Flatten(start_dim=1),
                       *layers([spec.obs_size, *self.hidden], self.activation, True))
         width = self.hidden[-1]
-        value = Stack(*layers([width, *self.head_hidden, 1], self.activation, False))
-        advantage = Stack(*layers([width, *self.head_hidden, spec.n_actions],
+        value = FastSequential(*layers([width, *self.head_hidden, 1], self.activation, False))
+        advantage = FastSequential(*layers([width, *self.head_hidden, spec.n_actions],
                                   self.activation, False))
         return DuelingQ(trunk, value, advantage)

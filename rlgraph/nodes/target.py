@@ -11,6 +11,12 @@ from torch import nn
 from rlgraph.core import In, Kind, Node, Out, Param, register
 
 
+def _tensors(module: nn.Module) -> list[torch.Tensor]:
+    """A module's parameters and buffers (in the same order for a module and its deep
+    copy)."""
+    return [*module.parameters(), *module.buffers()]
+
+
 @register
 class TargetNetwork(Node):
     """A frozen copy of a network, moved towards it each time the node fires.
@@ -33,6 +39,9 @@ class TargetNetwork(Node):
         self.source = source
         self.module = copy.deepcopy(source)
         self.module.requires_grad_(False)
+        # (copy, original) tensor pairs: parameters and buffers, whose storage loading a
+        # state_dict writes into, so the pairs stay valid
+        self._pairs = list(zip(_tensors(self.module), _tensors(source)))
         self.updates = 0
         return {"module": self.module}
 
@@ -42,16 +51,11 @@ class TargetNetwork(Node):
     def update(self) -> None:
         """Move the copy towards the source by tau (all the way when tau = 1)."""
         with torch.no_grad():
-            target = list(self.module.state_dict().values())
-            source = list(self.source.state_dict().values())
-            floats = [(t, s) for t, s in zip(target, source) if t.is_floating_point()]
-            if self.tau >= 1.0:
-                torch._foreach_copy_([t for t, _ in floats], [s for _, s in floats])
-            else:
-                torch._foreach_lerp_([t for t, _ in floats], [s for _, s in floats], self.tau)
-            for t, s in zip(target, source):  # counters such as BatchNorm's
-                if not t.is_floating_point():
-                    t.copy_(s)
+            for target, source in self._pairs:
+                if self.tau >= 1.0 or not target.is_floating_point():  # counters are copied
+                    target.copy_(source)
+                else:
+                    target.lerp_(source, self.tau)
         self.updates += 1
 
     def report(self) -> dict[str, float]:

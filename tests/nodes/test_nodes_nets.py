@@ -11,7 +11,8 @@ from torch import nn
 
 from rlgraph.core import NodeConfigError
 from rlgraph.nodes.data import EnvSpec
-from rlgraph.nodes.nets import MLP, DuelingMLP, Stack
+from rlgraph.nodes.nets import MLP, DuelingMLP
+from rlgraph.nodes.speedups import FastSequential as Stack
 
 
 def linears(module: nn.Module) -> list[nn.Linear]:

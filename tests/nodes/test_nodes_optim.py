@@ -174,7 +174,7 @@ def test_this_nodes_fused_param_decides_also_after_loading_another_runs_state():
     fused.load_state_dict(unfused.state_dict())
     for _ in range(3):
         fused.step(nets[1](x).pow(2).mean())
-    assert fused.optimizer.param_groups[0]["fused"] and fused._moments is not None
+    assert fused.optimizer.param_groups[0]["fused"] and fused._fused_step.active
     plain = Adam(module=nets[2], fused=False)
     plain.load_state_dict(fused.state_dict())
     plain.step(nets[2](x).pow(2).mean())
