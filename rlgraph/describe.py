@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-from .core import Node, Registry
+from .core import (Acting, CountsEnvSteps, Environment, In, Node, Out, Registry, RowSource,
+                   UsesGraph)
 
 
 def first_line(cls: type[Node]) -> str:
@@ -39,14 +40,41 @@ def describe_type(name: str, cls: type[Node]) -> str:
             lines.append(f"  {port:<{width}}  {what:<{kwidth}}  {text}".rstrip())
         lines.append("")
 
-    def flags(decl: object) -> str:
-        kind = str(decl.kind)  # type: ignore[attr-defined]
-        extra = [w for w, on in (("static", decl.static),  # type: ignore[attr-defined]
-                                 ("optional", getattr(decl, "optional", False))) if on]
-        return kind + (f" ({', '.join(extra)})" if extra else "")
-
-    section("inputs", [(k, flags(p), p.doc) for k, p in cls.inputs.items()])
-    section("outputs", [(k, flags(p), p.doc) for k, p in cls.outputs.items()])
+    section("inputs", [(k, port_flags(p), p.doc) for k, p in cls.inputs.items()])
+    section("outputs", [(k, port_flags(p), p.doc) for k, p in cls.outputs.items()])
     section("params", [(k, p.describe(), p.doc) for k, p in cls.params.items()])
-    lines.append("triggers (every node): every N, after N, until N, on: node.port")
+    roles = protocols(cls)
+    if roles:
+        lines += ["is:"] + [f"  {text}" for text in roles] + [""]
+    lines.append("triggers (every node): every N, after N, until N, on: node.port, repeat N")
     return "\n".join(lines)
+
+
+def port_flags(decl: In | Out) -> str:
+    """'module (static, role q)': the kind, then static / optional / roles / like."""
+    extra = [w for w, on in (("static", decl.static),
+                             ("optional", isinstance(decl, In) and decl.optional)) if on]
+    if decl.roles:
+        extra.append("role " + " or ".join(decl.roles))
+    if isinstance(decl, Out) and decl.like:
+        extra.append(f"role of what feeds '{decl.like}'")
+    return str(decl.kind) + (f" ({', '.join(extra)})" if extra else "")
+
+
+def protocols(cls: type[Node]) -> list[str]:
+    """What the workflow can ask of the node type (rlgraph.core.protocols), in words."""
+    out = []
+    if issubclass(cls, Environment):
+        out.append("an environment: evaluation plays fresh copies of it; counts env steps")
+    elif issubclass(cls, CountsEnvSteps):
+        out.append("counts env steps")
+    if issubclass(cls, Acting):
+        how = {"greedy": "greedily", "deterministic": "deterministically"}.get(
+            cls.act_mode, f"({cls.act_mode})")
+        out.append(f"acting: in evaluation it acts {how}, changing no state")
+    if issubclass(cls, RowSource):
+        out.append(f"a row source: a run writes its rows to {cls.log_name}.csv "
+                   f"({', '.join(cls.row_fields)})")
+    if issubclass(cls, UsesGraph):
+        out.append("works on the built graph as a whole")
+    return out

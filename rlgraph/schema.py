@@ -10,6 +10,7 @@ import inspect
 from typing import Any
 
 from .core import Node, Param, Registry
+from .describe import protocols
 from .core.spec import DEVICE_HINT, DEVICE_RE, NODE_KEYS
 
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$"
@@ -140,9 +141,11 @@ def nodes_json(registry: Registry) -> list[dict[str, Any]]:
             "class": f"{cls.__module__}:{cls.__qualname__}",
             "doc": inspect.getdoc(cls) or "",
             "inputs": {k: {"kind": str(p.kind), "static": p.static, "optional": p.optional,
-                           "doc": p.doc} for k, p in cls.inputs.items()},
-            "outputs": {k: {"kind": str(p.kind), "static": p.static, "doc": p.doc}
-                        for k, p in cls.outputs.items()},
+                           "roles": list(p.roles), "doc": p.doc}
+                       for k, p in cls.inputs.items()},
+            "outputs": {k: {"kind": str(p.kind), "static": p.static, "roles": list(p.roles),
+                            "like": p.like, "doc": p.doc} for k, p in cls.outputs.items()},
+            "is": protocols(cls),
             "params": {k: param_schema(p) | {"required": p.required}
                        for k, p in cls.params.items()},
         })

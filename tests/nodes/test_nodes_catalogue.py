@@ -53,3 +53,20 @@ def test_importing_rlgraph_nodes_alone_loads_neither_torch_nor_gymnasium():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("GymEnv", "an environment: evaluation plays fresh copies of it"),
+    ("EpsilonGreedy", "acting: in evaluation it acts greedily, changing no state"),
+    ("Metrics", "a row source: a run writes its rows to metrics.csv"),
+    ("DQNLoss", "module (static, role q)"),
+    ("TargetNetwork", "module (static, role of what feeds 'source')"),
+    ("Adam", "repeat N"),
+])
+def test_rlgraph_nodes_shows_roles_and_what_the_workflow_can_ask(name, shown, capsys):
+    assert main(["nodes", name]) == 0
+    assert shown in capsys.readouterr().out
+    import json
+    assert main(["nodes", "--json"]) == 0
+    entry = next(e for e in json.loads(capsys.readouterr().out) if e["name"] == "DQNLoss")
+    assert entry["inputs"]["q"]["roles"] == ["q"]
