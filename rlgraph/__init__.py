@@ -1,7 +1,20 @@
 """rlgraph: deep-RL agents as typed dataflow graphs, written in YAML."""
 
-from .core import (ABSENT, REQUIRED, Graph, GraphError, GraphErrors, In, Kind, Node, Out,
-                   Param, build, load, register)
+from .core import (
+                   ABSENT,
+                   REQUIRED,
+                   Graph,
+                   GraphError,
+                   GraphErrors,
+                   In,
+                   Kind,
+                   Node,
+                   Out,
+                   Param,
+                   build,
+                   load,
+                   register,
+)
 
 __version__ = "0.1.0"
 

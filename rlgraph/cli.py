@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .core import REGISTRY, GraphErrors, RegistryError, check_file
-from .core.errors import GraphError, Problem
+from .core.errors import Problem
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -26,8 +26,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         checked, errors = check_file(path, REGISTRY, args.set)
         warnings = list(checked.warnings) if checked is not None else []
         errors = sorted(errors, key=_position)
-        _print_problems(errors + warnings)
-        if errors:
+        _print_problems([*errors, *warnings])
+        if errors or checked is None:
             failed += 1
             n = len(errors)
             print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)

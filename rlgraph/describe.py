@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from .core import (Acting, CountsEnvSteps, Environment, In, Node, Out, Registry, RowSource,
-                   UsesGraph)
+from .core import Acting, CountsEnvSteps, Environment, In, Node, Out, Registry, RowSource, UsesGraph
 
 
 def first_line(cls: type[Node]) -> str:

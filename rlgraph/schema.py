@@ -10,8 +10,8 @@ import inspect
 from typing import Any
 
 from .core import Node, Param, Registry
-from .describe import protocols
 from .core.spec import DEVICE_HINT, DEVICE_RE, NODE_KEYS
+from .describe import protocols
 
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$"
 _JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string",

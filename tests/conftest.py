@@ -7,8 +7,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import support  # noqa: E402
-from rlgraph.core import Registry  # noqa: E402
+import support
+
+from rlgraph.core import Registry
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlgraph.core import Registry
 from toy_nodes import TOY_NODES
+
+from rlgraph.core import Registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

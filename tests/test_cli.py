@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from support import FIXTURES
+
 from rlgraph.cli import main
 
 CLI = FIXTURES / "cli"

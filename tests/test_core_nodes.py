@@ -6,11 +6,20 @@ import importlib.metadata
 import textwrap
 
 import pytest
-
-from rlgraph.core import (In, Kind, Node, NodeConfigError, NodeDefinitionError, Out, Param,
-                          Registry, RegistryError)
-from rlgraph.core.yamlsrc import load_yaml
 from toy_nodes import Adder, Blob, Counter, UsesBlob
+
+from rlgraph.core import (
+    In,
+    Kind,
+    Node,
+    NodeConfigError,
+    NodeDefinitionError,
+    Out,
+    Param,
+    Registry,
+    RegistryError,
+)
+from rlgraph.core.yamlsrc import load_yaml
 
 
 # ---- nodes driven without a graph -------------------------------------------------

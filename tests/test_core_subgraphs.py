@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from support import FIXTURES
+
 from rlgraph.core import build, check_graph, read_graph
 from rlgraph.core.overrides import apply_overrides
 
@@ -41,7 +42,7 @@ def test_nested_subgraphs_forward_their_interface(toy_registry):
 
 
 def test_subgraph_file_validates_on_its_own(toy_registry):
-    graph, errors = checked("learner.yaml", toy_registry)
+    _, errors = checked("learner.yaml", toy_registry)
     assert errors == []  # acc.x is fed from outside: not "unconnected"
 
 
@@ -112,7 +113,7 @@ def test_override_null_sets_a_param_to_null():
 
 
 def test_override_can_swap_a_node_type(toy_registry):
-    graph, errors = checked("two_learners.yaml", toy_registry, ["out.type=Accumulator"])
+    _, errors = checked("two_learners.yaml", toy_registry, ["out.type=Accumulator"])
     assert any("Accumulator has no input 'aux'" in e.message for e in errors)
 
 

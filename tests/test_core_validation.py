@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from support import FIXTURES
+
 from rlgraph.core import check_graph, parse_graph, read_graph
 
 INVALID = FIXTURES / "invalid"

@@ -12,7 +12,6 @@ from PIL import Image
 from rlgraph.cli import main
 from rlgraph.core import REGISTRY, Kind, Registry
 from rlgraph.core.build import check_file
-
 from rlgraph.core.validate import CheckedGraph
 from rlgraph.render import DotNotFound, render_checked, render_file, to_dot
 from rlgraph.render.style import ERROR_COLOR, KIND_COLORS, STATIC_PENWIDTH, STREAM_PENWIDTH

@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-
-from rlgraph.workflow import checkpoint as ckpt
-from rlgraph.cli import main
-from rlgraph.workflow.safe_pickle import UnsafePickle, check_pickle
 from workflow_nodes import small_dqn
+
+from rlgraph.cli import main
+from rlgraph.workflow import checkpoint as ckpt
+from rlgraph.workflow.safe_pickle import UnsafePickle, check_pickle
 
 CTRL_C = """
   stop:
@@ -249,6 +249,7 @@ def test_the_restricted_unpickler_takes_envs_and_refuses_the_rest():
 
 def test_encoding_round_trips_the_values_node_states_hold():
     from collections import deque
+
     from rlgraph.core import ABSENT
     from rlgraph.nodes.data import Episodes
     value = {"a": np.arange(3.0), "s": np.float64(2.5), "d": deque([1, 2], maxlen=5),

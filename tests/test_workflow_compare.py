@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from workflow_nodes import small_dqn
 
 from rlgraph.cli import main
 from rlgraph.workflow.plots import Curve, bands, resample
-from workflow_nodes import small_dqn
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

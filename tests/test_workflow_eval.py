@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from rlgraph.workflow import checkpoint as ckpt
-from rlgraph.cli import main
 from workflow_nodes import small_dqn
+
+from rlgraph.cli import main
+from rlgraph.workflow import checkpoint as ckpt
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def test_evaluate_graph_scores_the_policy_network_without_touching_training(tmp_
     import torch
 
     from rlgraph.core import build, load
-    from rlgraph.workflow.evaluate import evaluate_graph
     from rlgraph.nodes.evaluation import greedy_returns
+    from rlgraph.workflow.evaluate import evaluate_graph
 
     path = small_dqn(tmp_path)
     with build(load(path)) as scored, build(load(path)) as plain:

@@ -7,11 +7,11 @@ import csv
 import json
 
 import pytest
-
-from rlgraph.workflow.checkpoint import list_checkpoints
-from rlgraph.cli import main
-from rlgraph.workflow.progress import format_numbers, key_numbers
 from workflow_nodes import small_dqn
+
+from rlgraph.cli import main
+from rlgraph.workflow.checkpoint import list_checkpoints
+from rlgraph.workflow.progress import format_numbers, key_numbers
 
 EVAL = """
   eval:
@@ -73,7 +73,7 @@ def test_tensorboard_holds_returns_and_reports(tmp_path):
 def test_plain_progress_lines_show_the_key_numbers(tmp_path, capsys):
     assert main(["run", str(small_dqn(tmp_path)), "--steps", "300", "--no-tensorboard",
                  "--out", str(tmp_path / "run")]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("[300/300]"))
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("[300/300]"))
     for label in ("steps 299", "steps/s", "return", "eps", "loss"):
         assert label in line
     assert "replay" not in line and "updates" not in line  # not every report key
@@ -88,7 +88,7 @@ def test_key_numbers_label_a_key_several_nodes_report_with_the_node():
 def test_quiet_prints_no_progress(tmp_path, capsys):
     assert main(["run", str(small_dqn(tmp_path)), "--steps", "300", "--quiet",
                  "--no-tensorboard", "--out", str(tmp_path / "run")]) == 0
-    assert not [l for l in capsys.readouterr().out.splitlines() if l.startswith("[")]
+    assert not [x for x in capsys.readouterr().out.splitlines() if x.startswith("[")]
 
 
 def test_a_nan_loss_stops_the_run_naming_node_and_tick_and_keeps_the_last_checkpoint(
@@ -102,7 +102,7 @@ def test_a_nan_loss_stops_the_run_naming_node_and_tick_and_keeps_the_last_checkp
     summary = json.loads((out / "summary.json").read_text())
     failure = summary["failure"]
     assert summary["status"] == "failed" and failure["node"] == "optim"
-    assert f"node 'optim': the loss is" in err and f"at tick {failure['tick']}" in err
+    assert "node 'optim': the loss is" in err and f"at tick {failure['tick']}" in err
     assert "Traceback" not in err
     # the checkpoint before the failure is kept, nothing was saved after it
     last = list_checkpoints(out)[-1]

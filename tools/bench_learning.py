@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from rlgraph.core import build, load
-from rlgraph.workflow.evaluate import evaluate_graph
 from rlgraph.nodes.envs import GymEnv
+from rlgraph.workflow.evaluate import evaluate_graph
 
 EVAL_SEED = 1_000_000  # evaluation episodes never reuse a training seed
 
@@ -77,7 +77,7 @@ def table(title: str, results: list[SeedResult], max_steps: int) -> str:
     summary += f"; median train wall time {statistics.median(times):.1f} s"
     cpu = [r.train_cpu_s for r in results]
     summary += f", CPU time {statistics.median(cpu):.1f} s"
-    return "\n".join(lines + ["", summary])
+    return "\n".join([*lines, "", summary])
 
 
 def main(argv: list[str] | None = None) -> int:

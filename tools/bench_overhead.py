@@ -35,9 +35,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import reference_dqn  # noqa: E402
-from rlgraph.core import Graph, build, load  # noqa: E402
-from machine import cpu_model  # noqa: E402  (tools/, beside this script)
+import reference_dqn
+from machine import cpu_model
+
+from rlgraph.core import Graph, build, load
 
 GRAPH = Path(__file__).resolve().parent.parent / "graphs" / "dqn_notebook.yaml"
 #: the nodes of an update burst (sample -> loss -> optim, `repeat: 10`): their calls are

@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-
 from machine import cpu_model  # tools/, beside this script
+
 from rlgraph.nodes.data import Transition
 from rlgraph.nodes.prioritized import PrioritizedReplay, PrioritizedSampler
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     wall: dict[str, list[float]] = {name: [] for name, _ in rows}
     cpu: dict[str, list[float]] = {name: [] for name, _ in rows}
-    for name, fn in rows:  # warm up
+    for _, fn in rows:  # warm up
         for _ in range(20):
             fn()
     for _ in range(args.repeats // BLOCK):

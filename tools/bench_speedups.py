@@ -4,8 +4,8 @@ what the transition records cost against NamedTuple (and tensordict, when instal
     python tools/bench_speedups.py [--repeats 7]
 
 Every figure is the best of `--repeats` timings of many calls (the least disturbed by
-other load; the plain and the fast call timed alternately), on one torch thread, for the networks the shipped graphs use (a 4-256-2
-MLP on CartPole).
+other load; the plain and the fast call timed alternately), on one torch thread, for the
+networks the shipped graphs use (a 4-256-2 MLP on CartPole).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import cpu_model  # noqa: E402  (tools/, beside this script)
-from rlgraph.nodes.data import Transition  # noqa: E402
-from rlgraph.nodes.nets import layers  # noqa: E402
-from rlgraph.nodes.speedups import FastSequential, FusedAdamStep  # noqa: E402
+from machine import cpu_model
+
+from rlgraph.nodes.data import Transition
+from rlgraph.nodes.nets import layers
+from rlgraph.nodes.speedups import FastSequential, FusedAdamStep
 
 
 def best_us(fn: Callable[[], object], number: int, repeats: int) -> float:

@@ -21,8 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import cpu_model  # noqa: E402  (tools/, beside this script)
-from rlgraph.core import build, load  # noqa: E402
+from machine import cpu_model
+
+from rlgraph.core import build, load
 
 GRAPH = Path(__file__).resolve().parent.parent / "graphs" / "dqn_notebook.yaml"
 NO_LEARNING = ["sample.min_size=1000000000"]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from rlgraph.workflow import checkpoint as ckpt
 from rlgraph.core import build, load
+from rlgraph.workflow import checkpoint as ckpt
 
 
 def main() -> None:

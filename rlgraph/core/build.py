@@ -10,12 +10,12 @@ from typing import Any
 
 from .errors import GraphError, GraphErrors
 from .executor import NEVER, Graph, Op, located
+from .graphfile import read_graph
 from .node import Clock, Node, NodeConfigError
 from .overrides import apply_overrides
 from .protocols import UsesGraph
 from .registry import REGISTRY, Registry
 from .schedule import build_order, repeat_cones, tick_order
-from .graphfile import read_graph
 from .spec import GraphSpec
 from .validate import CheckedGraph, check_graph
 

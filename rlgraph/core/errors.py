@@ -39,7 +39,7 @@ class Problem:
         port: str | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message)  # type: ignore[call-arg]  # Exception or Warning's
         self.message = message
         self.loc = loc
         self.node = node

@@ -12,10 +12,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .errors import GraphError, GraphErrors
 from .node import Clock, Node, NodeConfigError
 from .ports import ABSENT
 from .spec import GraphSpec, NodeSpec
-from .errors import GraphError, GraphErrors
 from .ticks import NEVER, Op, compile_run
 
 __all__ = ["NEVER", "Graph", "Op", "located"]

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from .errors import GraphError, Loc, choices_hint
 from .parse import Parser
-from .spec import (EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes,
-                   set_param)
+from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes, set_param
 from .yamlsrc import YMap, load_yaml
 
 SUBGRAPH_SUFFIXES = (".yaml", ".yml")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from .errors import choices_hint
 from .ports import In, Out, Param
@@ -99,19 +99,26 @@ class Node:
                 f"but the class declares {sorted(declared)}")
         self.static_outputs: dict[str, Any] = dict(produced)
 
-    def setup(self, **static_inputs: Any) -> Mapping[str, Any] | None:
-        """Build-time work: receives static inputs, returns static outputs."""
-        return None
+    if TYPE_CHECKING:
+        # Each node type declares its own keyword parameters (its ports); typed as
+        # callables so that type checkers accept every signature (check_signature
+        # checks them against the declarations when the class is defined).
+        setup: Callable[..., Mapping[str, Any] | None]
+        step: Callable[..., Mapping[str, Any] | None]
+    else:
+        def setup(self, **static_inputs: Any) -> Mapping[str, Any] | None:
+            """Build-time work: receives static inputs, returns static outputs."""
+            return None
 
-    def step(self, **inputs: Any) -> Mapping[str, Any] | None:
-        """One firing: receives stream inputs, returns stream outputs."""
-        return None
+        def step(self, **inputs: Any) -> Mapping[str, Any] | None:
+            """One firing: receives stream inputs, returns stream outputs."""
+            return None
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume this node exactly; empty for stateless nodes."""
         return {}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if state:
             raise NodeConfigError(f"{type(self).__name__} has no state to load, "
                                   f"but was given keys {sorted(state)}")
@@ -124,7 +131,8 @@ class Node:
     def close(self) -> None:
         """Release resources (environments, files) at the end of a run."""
 
-    def fail(self, message: str, *, port: str | None = None, hint: str | None = None) -> None:
+    def fail(self, message: str, *, port: str | None = None, hint: str | None = None
+             ) -> NoReturn:
         """Report a user mistake found at build time (e.g. a spec the node cannot use)."""
         raise NodeConfigError(message, port=port, hint=hint)
 
@@ -137,7 +145,7 @@ class Node:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def check_declarations(cls: type) -> None:
+def check_declarations(cls: type[Node]) -> None:
     """Reject malformed interface declarations when the class is defined."""
     for attr, decl_type in (("inputs", In), ("outputs", Out), ("params", Param)):
         table = getattr(cls, attr)

@@ -6,8 +6,8 @@
     --set agent_a.loss.gamma=0.9 nested names of subgraph nodes
     --set agent_a.gamma=0.9      a param a subgraph exports
 
-Values are read as YAML (`0.98`, `1e-3`, `[64, 64]`, `true`, `null`). An unknown param is reported by
-the usual checks, located at the override: `--set loss.gama=0.98: error: ...`.
+Values are read as YAML (`0.98`, `1e-3`, `[64, 64]`, `true`, `null`). An unknown param is
+reported by the usual checks, located at the override: `--set loss.gama=0.98: error: ...`.
 """
 
 from __future__ import annotations

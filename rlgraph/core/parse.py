@@ -5,12 +5,25 @@ named by the file are expanded afterwards (graphfile.py)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .errors import GraphError, Loc, choices_hint
-from .spec import (DEVICE_HINT, EDGE_KEYS, EXAMPLE, INTERFACE_KEYS, NAME_RE, NODE_KEYS,
-                   TOP_LEVEL_KEYS, EdgeSpec, GraphSpec, Interface, NodeSpec, PortRef, Triggers,
-                   device_problem)
+from .spec import (
+    DEVICE_HINT,
+    EDGE_KEYS,
+    EXAMPLE,
+    INTERFACE_KEYS,
+    NAME_RE,
+    NODE_KEYS,
+    TOP_LEVEL_KEYS,
+    EdgeSpec,
+    GraphSpec,
+    Interface,
+    NodeSpec,
+    PortRef,
+    Triggers,
+    device_problem,
+)
 from .yamlsrc import YList, YMap, loc_of
 
 
@@ -74,21 +87,22 @@ class Parser:
                     self.error(f"exported output '{key}' must name one inner output",
                                loc, hint="an output has one source: write node.port")
                     continue
-                refs = [self.port_ref(None, key, v, loc_of(v, loc), what=section[:-1])
-                        for v in many]
-                if any(r is None for r in refs) or not refs:
+                found = [self.port_ref(None, key, v, loc_of(v, loc), what=section[:-1])
+                         for v in many]
+                refs = [r for r in found if r is not None]
+                if len(refs) < len(found) or not refs:
                     continue
                 if section == "outputs":
                     iface.outputs[key] = refs[0]
                 else:
-                    getattr(iface, section)[key] = refs  # type: ignore[arg-type]
+                    getattr(iface, section)[key] = refs
         return iface
 
     def scalar(self, data: YMap, key: str, typ: type, default: Any) -> Any:
         if key not in data:
             return default
         value = data[key]
-        if not isinstance(value, typ) or isinstance(value, bool) and typ is not bool:
+        if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
             self.error(f"'{key}' must be a {typ.__name__}, got {_what(value)}",
                        data.value_loc(key))
             return default
@@ -100,6 +114,14 @@ class Parser:
             self.error(problem, loc, hint=DEVICE_HINT)
             return "cpu"
         return value
+
+    @overload
+    def integer(self, data: YMap, key: str, default: int, low: int,
+                node: str | None = None) -> int: ...
+
+    @overload
+    def integer(self, data: YMap, key: str, default: None, low: int,
+                node: str | None = None) -> int | None: ...
 
     def integer(self, data: YMap, key: str, default: int | None, low: int,
                 node: str | None = None) -> int | None:

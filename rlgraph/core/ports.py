@@ -13,6 +13,7 @@ order construction only.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -238,7 +239,7 @@ class Param:
     low_open: bool = False
     high_open: bool = False
     choices: Sequence[Any] | None = None
-    item: type | None = None
+    item: builtins.type | None = None
     min_len: int | None = field(default=None)
 
     @property
@@ -290,7 +291,8 @@ class Param:
         if self.min_len is not None and len(value) < self.min_len:
             return value, f"must have at least {self.min_len} item(s), got {len(value)}"
         if self.choices is not None and value not in self.choices:
-            return value, f"must be one of {', '.join(repr(c) for c in self.choices)}, got {value!r}"
+            allowed = ", ".join(repr(c) for c in self.choices)
+            return value, f"must be one of {allowed}, got {value!r}"
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             too_low = self.low is not None and (
                 value <= self.low if self.low_open else value < self.low)

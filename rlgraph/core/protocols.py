@@ -87,6 +87,7 @@ class RowSource(ABC):
     #: the CSV file's name without .csv
     log_name: ClassVar[str] = ""
     rows: list[dict[str, Any]]
+    name: str  # the node's (Node provides it)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 import sys
-from keyword import iskeyword
 from collections.abc import Callable
 from dataclasses import dataclass
+from keyword import iskeyword
 from typing import Any
 
 from .ports import ABSENT
@@ -122,8 +122,7 @@ def _trigger(w: _Writer, depth: int, op: Op) -> list[str]:
     if op.on_slot < 0:
         return conditions + checks
     # counted on the ticks the event is present (the test short-circuits on the others)
-    return conditions + [f"_counted(counts, {op.index}, {op.after}, {op.until}, "
-                         f"{op.every})"]
+    return [*conditions, f"_counted(counts, {op.index}, {op.after}, {op.until}, {op.every})"]
 
 
 def _emit_call(w: _Writer, depth: int, op: Op) -> None:
@@ -175,5 +174,5 @@ def compile_run(ops: list[Op], repeats: dict[str, tuple[int, list[str]]],
     source, names = generate(ops, repeats, delay_lines)
     namespace = {**names, "slots": slots, "counts_": counts, "clock_": clock,
                  "i_": current, "_opt": _opt, "_counted": _counted}
-    exec(compile(source, "<rlgraph tick>", "exec"), namespace)  # noqa: S102 - our own source
+    exec(compile(source, "<rlgraph tick>", "exec"), namespace)
     return namespace["run"], source

@@ -338,10 +338,10 @@ def find_suspicious_wiring(spec: GraphSpec,
                     f"optional input '{port}' is not connected: {decl.doc}", node.loc,
                     node=node.name, port=port,
                     hint="wire it under 'in:' unless this is on purpose"))
-        for port, decl in cls.outputs.items():
-            if decl.warn_unconnected and (node.name, port) not in consumed:
+        for port, out in cls.outputs.items():
+            if out.warn_unconnected and (node.name, port) not in consumed:
                 warnings.append(GraphWarning(
-                    f"output '{port}' is not used by any node: {decl.doc}", node.loc,
+                    f"output '{port}' is not used by any node: {out.doc}", node.loc,
                     node=node.name, port=port))
     return warnings
 

@@ -11,8 +11,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlgraph.core import (REQUIRED, Environment, In, Kind, Node, NodeConfigError, Out, Param,
-                          register)
+from rlgraph.core import (
+    REQUIRED,
+    Environment,
+    In,
+    Kind,
+    Node,
+    NodeConfigError,
+    Out,
+    Param,
+    register,
+)
 
 from .data import EnvSpec, Episodes, Transition
 from .device import torch_device
@@ -215,7 +224,7 @@ class GymEnv(Node, Environment):
         the env."""
         try:
             entry = gym.spec(self.id).entry_point
-        except Exception:  # noqa: BLE001 - an unregistered id trusts nothing extra
+        except Exception:
             return set()
         if isinstance(entry, str):
             return {entry.partition(":")[0]}
@@ -245,7 +254,7 @@ class GymEnv(Node, Environment):
                 "length": np.array(self._length, dtype=np.int64),
                 "env_steps": self.env_steps, "episodes": self.episodes}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         for sub in self.envs:
             sub.close()
         self.envs = pickle.loads(state["env"])

@@ -17,9 +17,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlgraph.core import (Environment, EvalEnvs, Graph, GraphError, GraphErrors, In, Kind,
-                          Node, NodeConfigError, Out, Param, RowSource, UsesGraph,
-                          acting_path, acts, register)
+from rlgraph.core import (
+    Acting,
+    Environment,
+    EvalEnvs,
+    Graph,
+    GraphError,
+    GraphErrors,
+    In,
+    Kind,
+    Node,
+    NodeConfigError,
+    Out,
+    Param,
+    RowSource,
+    UsesGraph,
+    acting_path,
+    acts,
+    register,
+)
 
 from .data import EnvSpec
 from .device import torch_device
@@ -99,8 +115,9 @@ class Actor:
                               "env (a GymEnv, or a node that is an rlgraph Environment)")
         self.graph = graph
         self.env_name = env or envs[0]
-        self.env = graph.nodes[self.env_name]
-        assert isinstance(self.env, Environment)
+        node = graph.nodes[self.env_name]
+        assert isinstance(node, Environment)
+        self.env: Environment = node
         classes = {name: type(node) for name, node in graph.nodes.items()}
         path = acting_path(graph.spec, classes, self.env_name, self.env.action_input,
                            self.env.obs_output)
@@ -123,13 +140,13 @@ class Actor:
                          hint="evaluate the policy itself (without --q)")
         return self.graph.value(ref)
 
-    def _plan(self) -> list[tuple[str, Node, dict[str, tuple[str, str]]]]:
-        steps = []
+    def _plan(self) -> list[tuple[str, Acting, dict[str, tuple[str, str]]]]:
+        steps: list[tuple[str, Acting, dict[str, tuple[str, str]]]] = []
         for name in self.path.nodes:
             node = self.graph.nodes[name]
             if name == self.policy.node and self._greedy_q is not None:
                 continue
-            if not acts(node):
+            if not isinstance(node, Acting) or not acts(node):
                 spec = self.graph.spec.nodes[name]
                 role = "the policy" if name == self.policy.node else \
                     f"on the path from '{self.env_name}' to the policy"
@@ -149,8 +166,7 @@ class Actor:
         node = self.graph.nodes[self.policy.node]
         modules = [str(e.src) for port, e in self.graph.spec.nodes[self.policy.node]
                    .inputs.items() if type(node).inputs[port].kind is Kind.MODULE]
-        mode = getattr(node, "act_mode", "deterministic")
-        acting = f"{self.policy.node} ({type(node).__name__}, {mode})"
+        acting = f"{self.policy.node} ({type(node).__name__}, {self.mode})"
         return f"{', '.join(modules)} through {acting}" if modules else acting
 
     @property
@@ -158,13 +174,14 @@ class Actor:
         """'greedy' or 'deterministic': how the policy acts in evaluation."""
         if self.q is not None:
             return "greedy"
-        return getattr(self.graph.nodes[self.policy.node], "act_mode", "deterministic")
+        node = self.graph.nodes[self.policy.node]
+        return node.act_mode if isinstance(node, Acting) else "deterministic"
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         values: dict[tuple[str, str], Any] = {(self.env_name, self.env.obs_output): obs}
         for name, node, wires in self._steps:
             inputs = {port: values.get(src) for port, src in wires.items()}
-            out = node.act(**inputs)  # type: ignore[attr-defined]
+            out = node.act(**inputs)
             for port, value in (out or {}).items():
                 values[(name, port)] = value
         if self._greedy_q is not None:

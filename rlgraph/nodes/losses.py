@@ -95,10 +95,11 @@ class DQNLoss(Node):
     def n_step_return(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """For n-step rows: the discounted sum of their rewards (zero-padded beyond k)
         and gamma^k, the discount of the value they bootstrap from."""
-        reward = batch.reward
+        reward, steps = batch.reward, batch.steps
+        assert steps is not None  # called for n-step rows only
         powers = self.gamma ** torch.arange(reward.shape[1], dtype=reward.dtype,
                                             device=reward.device)
-        return reward @ powers, self.gamma ** batch.steps.to(reward.dtype)
+        return reward @ powers, self.gamma ** steps.to(reward.dtype)
 
     def td_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-sample loss (no reduction)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import gymnasium as gym
@@ -24,7 +25,7 @@ def layers(sizes: list[int], activation: str, last_activation: bool) -> list[nn.
     """Linear layers between consecutive sizes, each but the last (unless
     `last_activation`) followed by the activation."""
     out: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
         out.append(nn.Linear(n_in, n_out))
         if last_activation or i < len(sizes) - 2:
             out.append(ACTIVATIONS[activation]())
@@ -90,6 +91,7 @@ class MLP(QNetwork):
     activation: str
 
     def build(self, spec: EnvSpec) -> nn.Module:
+        assert spec.n_actions is not None  # setup checked the action space
         sizes = [spec.obs_size, *self.hidden, spec.n_actions]
         return FastSequential(nn.Flatten(start_dim=1), *layers(sizes, self.activation, False))
 
@@ -131,10 +133,11 @@ class DuelingMLP(QNetwork):
     activation: str
 
     def build(self, spec: EnvSpec) -> nn.Module:
+        assert spec.n_actions is not None  # setup checked the action space
         trunk = FastSequential(nn.Flatten(start_dim=1),
-                      *layers([spec.obs_size, *self.hidden], self.activation, True))
+                               *layers([spec.obs_size, *self.hidden], self.activation, True))
         width = self.hidden[-1]
         value = FastSequential(*layers([width, *self.head_hidden, 1], self.activation, False))
         advantage = FastSequential(*layers([width, *self.head_hidden, spec.n_actions],
-                                  self.activation, False))
+                                           self.activation, False))
         return DuelingQ(trunk, value, advantage)

@@ -114,7 +114,7 @@ class NStep(Node):
         self.filled = np.zeros(rows, dtype=np.int64)
 
     def state_dict(self) -> dict[str, Any]:
-        if self.history is None:
+        if self.history is None or self.filled is None:
             return {"history": None}
         return {"history": {k: v.clone() for k, v in self.history.fields().items()},
                 "filled": self.filled.copy(), "newest": self.newest}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
@@ -22,6 +23,8 @@ class NonFiniteError(FloatingPointError):
         self.node = node
         self.tick = tick
 
+
+TorchOptimizer = TypeVar("TorchOptimizer", bound=torch.optim.Optimizer)
 
 FUSED_DEVICES = ("cpu", "cuda")
 #: The param of the optimizers torch has a fused kernel for (Adam, SGD).
@@ -57,13 +60,14 @@ class Optimizer(Node):
 
     lr: float
     max_grad_norm: float | None
+    fused: bool = False  # subclasses with a fused kernel declare the param
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         """The torch optimizer over `parameters`, built from this node's params."""
         raise NotImplementedError
 
-    def fusable(self, kind: type[torch.optim.Optimizer], parameters: list[nn.Parameter],
-                **options: Any) -> torch.optim.Optimizer:
+    def fusable(self, kind: Callable[..., TorchOptimizer],
+                parameters: list[nn.Parameter], **options: Any) -> TorchOptimizer:
         """`kind` over `parameters` with torch's fused kernel when the `fused` param asks
         for it and the parameters are floating point on CPU or CUDA (torch >= 2.4 has
         the kernels there); else torch's default implementation. Both give the same
@@ -107,8 +111,9 @@ class Optimizer(Node):
 
     def _stop_non_finite(self, loss: torch.Tensor) -> None:
         value = loss.item()
+        norm = float("nan") if self.grad_norm is None else float(self.grad_norm)
         what = (f"the loss is {value}" if not math.isfinite(value)
-                else f"the gradient norm is {float(self.grad_norm)}")
+                else f"the gradient norm is {norm}")
         raise NonFiniteError(
             f"node '{self.name}': {what} at tick {self.clock.tick} (update "
             f"{self.updates + 1}); stopped before the update, the parameters are the last "
@@ -116,7 +121,7 @@ class Optimizer(Node):
             f"unclipped gradients (max_grad_norm)", node=self.name, tick=self.clock.tick)
 
     def report(self) -> dict[str, float]:
-        out = {"updates": self.updates}
+        out: dict[str, float] = {"updates": self.updates}
         if self.grad_norm is not None:
             out["grad_norm"] = float(self.grad_norm)
         return out
@@ -127,7 +132,8 @@ class Optimizer(Node):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         group = self.optimizer.param_groups[0]
-        implementation = {k: group[k] for k in ("fused", "foreach") if k in group}
+        implementation: dict[str, Any] = {k: group[k] for k in ("fused", "foreach")
+                                          if k in group}
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = state["updates"]
         # the saved group brings the saving run's implementation; this node's params

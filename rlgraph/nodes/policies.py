@@ -100,8 +100,7 @@ class EpsilonGreedy(Node, Acting):
 
     def step(self, obs: torch.Tensor, episode_end: Episodes | None = None
              ) -> dict[str, Any]:
-        if self.unit == "episodes":
-            if episode_end is not None:
+        if self.unit == "episodes" and episode_end is not None:
                 self.count += len(episode_end.returns)
         if self.count != self._epsilon_count:  # episodes: most ticks keep epsilon
             self.epsilon = self._epsilon_at(self.start, self.end, self.decay_steps,

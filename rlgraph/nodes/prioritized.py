@@ -203,14 +203,15 @@ class PrioritizedReplay(Node):
         if td_error is not None:
             # sampled alone is fine (a batch whose loss did not run); td errors without
             # their batch, or of another size, mean the two wires are out of step
-            if sampled is None or td_error.shape[0] != sampled.indices.shape[0]:
-                got = ("no sampled batch" if sampled is None
-                       else f"a batch of {sampled.indices.shape[0]}")
+            indices = None if sampled is None else sampled.indices
+            if indices is None or td_error.shape[0] != indices.shape[0]:
+                got = ("no sampled batch" if indices is None
+                       else f"a batch of {indices.shape[0]}")
                 raise NodeConfigError(
                     f"{td_error.shape[0]} td errors for {got}", port="td_error",
                     hint="wire td_error and sampled from the same sampler -> loss path, "
                          "both with the same delay")
-            self.memory.update_priorities(sampled.indices.cpu().numpy(),
+            self.memory.update_priorities(indices.cpu().numpy(),
                                           td_error.detach().double().cpu().numpy())
             self.updates += 1
         self.memory.add(transition)
@@ -260,7 +261,7 @@ class PrioritizedSampler(Node):
                       f"{type(buffer).__name__}", port="buffer",
                       hint="make the buffer node a PrioritizedReplay, or sample it with "
                            "UniformSampler")
-        self.memory = buffer
+        self.memory: PrioritizedMemory = buffer
         self.rng = np.random.default_rng(self.seed)
         self._min = self.min_size if self.min_size is not None else self.batch_size
         self.current_beta = self.beta
@@ -272,8 +273,8 @@ class PrioritizedSampler(Node):
         self.current_beta = beta = self.beta + (1.0 - self.beta) * frac
         indices, weights = self.memory.sample(self.batch_size, beta, self.rng)
         batch = self.memory.gather(torch.from_numpy(indices))
-        weights = torch.from_numpy(weights).to(batch.reward.device, torch.float32)
-        return {"batch": batch.replace(weights=weights)}
+        return {"batch": batch.replace(weights=torch.from_numpy(weights).to(
+            batch.reward.device, torch.float32))}
 
     def report(self) -> dict[str, float]:
         return {"beta": self.current_beta}

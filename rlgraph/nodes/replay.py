@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -108,12 +109,9 @@ class ReplayMemory:
                 raise self._shape_error(name, values)
             view = self._views.get(name)
             if view is not None:  # CPU storage: numpy writes cost least
-                source, target = rows_of.to("cpu", field.dtype).numpy(), view
+                _write_ring(view, rows_of.to("cpu", field.dtype).numpy(), start, first)
             else:
-                source, target = rows_of.to(self.device, field.dtype), field
-            target[start:start + first] = source[:first]
-            if first < rows:
-                target[: rows - first] = source[first:]
+                _write_ring(field, rows_of.to(self.device, field.dtype), start, first)
 
     def _shape_error(self, name: str, values: list[torch.Tensor]) -> NodeConfigError:
         stored = tuple(self._storage[name].shape[1:])
@@ -160,10 +158,8 @@ class ReplayMemory:
         self._views = {}
         if self.device.type == "cpu":
             for name, field in self._storage.items():
-                try:
+                with contextlib.suppress(TypeError):  # no numpy dtype (bfloat16)
                     self._views[name] = field.numpy()
-                except TypeError:  # no numpy dtype (bfloat16)
-                    pass
 
     def gather(self, indices: torch.Tensor) -> Batch:
         """The transitions in the given slots, as a batch on the memory's device."""
@@ -186,6 +182,14 @@ class ReplayMemory:
         self._checked = None
         self._make_views()
         self.pos, self.size = state["pos"], state["size"]
+
+
+def _write_ring(target: Any, source: Any, start: int, first: int) -> None:
+    """Rows of `source` into `target` from slot `start`, the rows past `first` wrapping
+    around to slot 0 (numpy arrays or tensors alike)."""
+    target[start:start + first] = source[:first]
+    if first < len(source):
+        target[: len(source) - first] = source[first:]
 
 
 @register

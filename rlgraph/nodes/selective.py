@@ -114,7 +114,7 @@ class SelectiveBackprop(Node):
     def _take_pool(self) -> tuple[Batch, torch.Tensor]:
         """All pooled rows as one batch with their losses; empties the pool."""
         batch = Batch.concat([b for b, _ in self.pool])
-        losses = torch.cat([l for _, l in self.pool])
+        losses = torch.cat([scored for _, scored in self.pool])
         self.pool, self.pooled = [], 0
         return batch, losses
 
@@ -131,6 +131,6 @@ class SelectiveBackprop(Node):
         self.generator.set_state(state["generator"])
         self.recent = state["recent"].clone()
         self.pool = list(state["pool"])
-        self.pooled = sum(l.shape[0] for _, l in self.pool)
+        self.pooled = sum(scored.shape[0] for _, scored in self.pool)
         self.scored, self.trained = state["scored"], state["trained"]
         self.trainings = state["trainings"]

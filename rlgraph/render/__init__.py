@@ -12,8 +12,15 @@
 
 from .dot import to_digraph
 from .model import HEADER_PORT, Drawing, EdgeView, NodeView, PortView, drawing, port_id
-from .output import (FORMATS, DotFailed, DotNotFound, RenderError, render_checked,
-                     render_file, to_dot)
+from .output import (
+                     FORMATS,
+                     DotFailed,
+                     DotNotFound,
+                     RenderError,
+                     render_checked,
+                     render_file,
+                     to_dot,
+)
 
 __all__ = [
     "FORMATS", "HEADER_PORT", "DotFailed", "DotNotFound", "Drawing", "EdgeView", "NodeView",

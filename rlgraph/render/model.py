@@ -184,5 +184,5 @@ def _mark_errors(nodes: dict[str, NodeView], edges: list[EdgeView],
         for port in view.inputs:
             port.failing = port.failing or (view.name, port.name) in failing_ports
     for edge in edges:
-        port = "on" if edge.trigger else edge.dst_port
-        edge.failing = (edge.dst, port) in failing_ports or nodes[edge.src].placeholder
+        dst_port = "on" if edge.trigger else edge.dst_port
+        edge.failing = (edge.dst, dst_port) in failing_ports or nodes[edge.src].placeholder

@@ -9,7 +9,7 @@ from pathlib import Path
 import graphviz
 
 from rlgraph.core.build import check_file
-from rlgraph.core.errors import GraphError
+from rlgraph.core.errors import GraphError, Problem
 from rlgraph.core.registry import REGISTRY, Registry
 from rlgraph.core.validate import CheckedGraph
 
@@ -111,7 +111,9 @@ def render_file(path: str | Path, output: str | Path, registry: Registry = REGIS
               + ", ".join(sorted(FORMATS)), file=sys.stderr)
         return EXIT_USAGE
     checked, errors = check_file(path, registry, overrides)
-    _report(sorted(errors, key=_position) + (checked.warnings if checked else []))
+    problems: list[Problem] = [*sorted(errors, key=_position),
+                               *(checked.warnings if checked else [])]
+    _report(problems)
     if checked is None:
         return EXIT_INVALID
     try:
@@ -134,6 +136,6 @@ def _position(error: GraphError) -> tuple[bool, int, int]:
     return (loc is None or loc.line == 0, loc.line if loc else 0, loc.col if loc else 0)
 
 
-def _report(problems: Sequence[GraphError]) -> None:
+def _report(problems: Sequence[Problem]) -> None:
     for problem in problems:
         print(problem.format(), file=sys.stderr)

@@ -61,9 +61,10 @@ def encode(value: Any, where: str = "state") -> Any:
     if isinstance(value, deque):
         return {TAG: "deque", "maxlen": value.maxlen,
                 "items": [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
-    if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+    fields = getattr(type(value), "_fields", None)
+    if isinstance(value, tuple) and fields is not None:  # a NamedTuple
         return {TAG: "namedtuple", "type": _class_name(type(value)),
-                "items": [encode(v, f"{where}.{f}") for f, v in zip(value._fields, value)]}
+                "items": [encode(v, f"{where}.{f}") for f, v in zip(fields, value)]}
     if isinstance(value, SimpleNamespace):  # records: transitions, batches
         return {TAG: "record", "type": _class_name(type(value)),
                 "fields": {k: encode(v, f"{where}.{k}") for k, v in vars(value).items()}}
@@ -193,7 +194,7 @@ def read(path: str | Path) -> dict[str, Any]:
         raise checkpoint_error(path, "no such checkpoint file")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - every failure of an unreadable file
+    except Exception as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "weights_only" in str(exc) or "Weights only" in str(exc):
             message = ("refusing to load: the file holds objects other than tensors and "
@@ -245,7 +246,7 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
         node = graph.nodes[name]
         try:
             node.load_state_dict(node_state)
-        except Exception as exc:  # noqa: BLE001 - shapes, missing keys, wrong types
+        except Exception as exc:
             first = str(exc).strip().splitlines()
             raise checkpoint_error(
                 path, f"node '{name}' ({type(node).__name__}) does not match this "

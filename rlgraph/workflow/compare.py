@@ -39,7 +39,7 @@ def _one_run(file: str, seed: int, steps: int | None, overrides: Sequence[str],
         except GraphErrors as exc:
             print(exc.format())
             code = 1
-        except Exception as exc:  # noqa: BLE001 - one failed run must not stop the rest
+        except Exception as exc:
             print(f"{type(exc).__name__}: {exc}")
             code = 1
     (Path(out) / "run.log").write_text(text.getvalue(), encoding="utf-8")

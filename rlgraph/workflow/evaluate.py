@@ -7,9 +7,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checkpoint as ckpt
 from ..core import Graph
 from ..nodes.evaluation import Actor
+from . import checkpoint as ckpt
 from .runner import open_checkpoint
 
 EVAL_SEED = 1_000_000  # evaluation episodes never reuse a training seed

@@ -71,14 +71,21 @@ class Progress:
 def _bar() -> Any:
     """A rich progress bar with the key numbers on a line of their own below it, so that
     a narrow terminal truncates neither."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
-                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class Bar(Progress):
         info = ""
 
-        def get_renderables(self):  # type: ignore[no-untyped-def]
+        def get_renderables(self):
             yield self.make_tasks_table(self.tasks)
             yield Text("  " + self.info)
 

@@ -20,16 +20,16 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from . import checkpoint as ckpt
 from ..core import REGISTRY, CheckedGraph, Graph, GraphError, GraphErrors, Loc, build, load
 from ..core.dump import dump_spec
+from . import checkpoint as ckpt
 from .progress import Progress
 from .writers import RunLog, env_steps
 
@@ -59,7 +59,7 @@ def _safe_report(graph: Graph) -> dict[str, Any]:
     numbers, not the summary."""
     try:
         return collect_report(graph)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return {}
 
 
@@ -181,8 +181,8 @@ def open_checkpoint(run_dir: Path, path: Path) -> tuple[Graph, dict[str, Any]]:
 def _beside(original: str | None) -> Iterator[None]:
     """Node modules named `module:Class` beside the original graph file stay
     importable when the graph is rebuilt from the run folder."""
-    folder = str(Path(original).resolve().parent) if original else None
-    added = folder is not None and folder not in sys.path
+    folder = str(Path(original).resolve().parent) if original else ""
+    added = bool(folder) and folder not in sys.path
     if added:
         sys.path.insert(0, folder)
     try:
@@ -314,8 +314,9 @@ class Session:
     def write_summary(self, status: str, failure: dict[str, Any] | None = None) -> None:
         graph = self.graph
         wall = self.wall_s()
-        checkpoint = self.saved or (ckpt.list_checkpoints(self.run_dir) or [None])[-1]
-        summary = {
+        saved = ckpt.list_checkpoints(self.run_dir)
+        checkpoint = self.saved or (saved[-1] if saved else None)
+        summary: dict[str, Any] = {
             "graph": graph.spec.name, "file": self.file, "seed": graph.spec.seed,
             "status": status, "ticks": graph.tick, "total_ticks": self.total,
             "env_steps": env_steps(graph), "interrupted": status == "interrupted",

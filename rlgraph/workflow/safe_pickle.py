@@ -53,7 +53,7 @@ class _Restricted(pickle.Unpickler):
         self.env_modules = set(env_modules)
 
     def find_class(self, module: str, name: str) -> Any:
-        if "." in name or name.startswith("__") and (module, name) not in NUMPY_CALLABLES:
+        if "." in name or (name.startswith("__") and (module, name) not in NUMPY_CALLABLES):
             raise UnsafePickle(f"it names {module}.{name}")
         if (module, name) in NUMPY_CALLABLES or (module, name) in BUILTINS:
             return super().find_class(module, name)
@@ -83,5 +83,5 @@ def check_pickle(data: bytes, env_modules: Iterable[str] = ()) -> Any:
         return _Restricted(data, env_modules).load()
     except UnsafePickle:
         raise
-    except Exception as exc:  # noqa: BLE001 - a damaged pickle
+    except Exception as exc:
         raise UnsafePickle(f"not a readable pickle ({type(exc).__name__}: {exc})") from None

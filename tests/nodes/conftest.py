@@ -9,8 +9,6 @@ import torch
 from rlgraph.nodes.data import EnvSpec
 
 
-
-
 @pytest.fixture
 def cartpole_spec() -> EnvSpec:
     env = gym.make("CartPole-v1")

@@ -120,7 +120,7 @@ def test_importance_weights_weigh_the_mean_but_not_the_per_sample_outputs(nets):
         batch(ROWS)._replace(weights=weights))
     assert torch.equal(weighted["losses"], plain["losses"])
     assert torch.equal(weighted["td_error"], plain["td_error"])  # the new priorities
-    expected = sum(w * l for w, l in zip(weights.tolist(), plain["losses"].tolist())) / 4
+    expected = sum(w * x for w, x in zip(weights.tolist(), plain["losses"].tolist())) / 4
     assert weighted["loss"].item() == pytest.approx(expected)
 
 

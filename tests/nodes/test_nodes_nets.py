@@ -21,7 +21,7 @@ def linears(module: nn.Module) -> list[nn.Linear]:
 
 def test_sizes_come_from_the_env_spec(cartpole_spec):
     net = MLP(spec=cartpole_spec, hidden=[32, 16], activation="tanh").static_outputs["module"]
-    assert [(l.in_features, l.out_features) for l in linears(net)] == [(4, 32), (32, 16),
+    assert [(x.in_features, x.out_features) for x in linears(net)] == [(4, 32), (32, 16),
                                                                        (16, 2)]
     assert sum(isinstance(m, nn.Tanh) for m in net.modules()) == 2
     assert net(torch.zeros(5, 4)).shape == (5, 2)

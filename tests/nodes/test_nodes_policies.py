@@ -10,8 +10,7 @@ import torch
 
 from rlgraph.core import NodeConfigError
 from rlgraph.nodes.data import Episodes
-from rlgraph.nodes.policies import (EpsilonGreedy, Greedy, exponential_schedule,
-                                    linear_schedule)
+from rlgraph.nodes.policies import EpsilonGreedy, Greedy, exponential_schedule, linear_schedule
 
 
 def one_hot(states: list[int], n: int = 3) -> torch.Tensor:

@@ -9,8 +9,12 @@ import torch
 
 from rlgraph.core import NodeConfigError
 from rlgraph.nodes.data import Transition
-from rlgraph.nodes.prioritized import (PrioritizedMemory, PrioritizedReplay,
-                                       PrioritizedSampler, SumTree)
+from rlgraph.nodes.prioritized import (
+    PrioritizedMemory,
+    PrioritizedReplay,
+    PrioritizedSampler,
+    SumTree,
+)
 from rlgraph.nodes.replay import ReplayBuffer
 
 # chi-square critical value for 99 degrees of freedom at p = 0.001 (scipy.stats.chi2.ppf)

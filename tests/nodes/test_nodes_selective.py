@@ -84,7 +84,7 @@ def test_top_rule_needs_patience_of_at_least_a_batch():
 def test_state_round_trip_keeps_the_pool_and_the_draws():
     a = SelectiveBackprop(rule="percentile", batch_size=8, seed=3)
     gen = torch.Generator().manual_seed(0)
-    for k in range(5):
+    for _ in range(5):
         a.step(tagged(list(range(8))), torch.rand(8, generator=gen))
     b = SelectiveBackprop(rule="percentile", batch_size=8, seed=99)
     b.load_state_dict(a.state_dict())
