@@ -149,21 +149,27 @@ def test_evaluation_runs_the_preprocessing_between_env_and_policy(tmp_path):
         assert rows[1]["return_mean"] == pytest.approx(sum(returns) / 3)
 
 
-def test_a_policy_without_act_is_a_located_error(tmp_path, capsys):
-    graph = tmp_path / "lean.yaml"
-    graph.write_text("""name: lean
-steps: 20
+def trained_policy_run(tmp_path, env_params: str, policy: str, steps: int = 20):
+    """A run folder of an env and a custom policy (workflow_nodes), nothing learning."""
+    graph = tmp_path / "policy.yaml"
+    graph.write_text(f"""name: policy_only
+steps: {steps}
 nodes:
   env:
     type: GymEnv
-    params: {id: CartPole-v1}
-    in: {action: {from: policy.action, delay: 1}}
+    params: {env_params}
+    in: {{action: {{from: policy.action, delay: 1}}}}
   policy:
-    type: workflow_nodes:LeanLeft
-    in: {obs: env.obs}
+    type: workflow_nodes:{policy}
+    in: {{obs: env.obs}}
 """)
     out = tmp_path / "run"
     assert main(["run", str(graph), "--quiet", "--no-tensorboard", "--out", str(out)]) == 0
+    return out
+
+
+def test_a_policy_without_act_is_a_located_error(tmp_path, capsys):
+    out = trained_policy_run(tmp_path, "{id: CartPole-v1}", "LeanLeft")
     assert main(["eval", str(out)]) == 1
     err = capsys.readouterr().err
     assert "graph.yaml:" in err and "node 'policy': LeanLeft is the policy but cannot act " \
@@ -173,21 +179,8 @@ nodes:
 
 def test_a_continuous_policy_is_evaluated_deterministically(tmp_path, capsys):
     """What a DDPG written as custom nodes needs: eval of a Box-action policy."""
-    graph = tmp_path / "torque.yaml"
-    graph.write_text("""name: torque
-steps: 10
-nodes:
-  env:
-    type: GymEnv
-    params: {id: Pendulum-v1, kwargs: {max_episode_steps: 50}}
-    in: {action: {from: policy.action, delay: 1}}
-  policy:
-    type: workflow_nodes:Torque
-    params: {gain: -2.0}
-    in: {obs: env.obs}
-""")
-    out = tmp_path / "run"
-    assert main(["run", str(graph), "--quiet", "--no-tensorboard", "--out", str(out)]) == 0
+    out = trained_policy_run(tmp_path, "{id: Pendulum-v1, kwargs: {max_episode_steps: 50}}",
+                             "Torque")
     assert main(["eval", str(out), "--episodes", "3"]) == 0
     text = capsys.readouterr().out
     assert "3 deterministic episodes of Pendulum-v1 with policy (Torque, deterministic)" in text
