@@ -86,6 +86,11 @@ def graph_schema(registry: Registry) -> dict[str, Any]:
         "on": {**ref, "description": "fire only on ticks where this output is present"},
         "repeat": {**count, "minimum": 1, "description": "run this node and the nodes fed "
                                                          "only by it N times per firing"},
+        "order": {"type": "object", "additionalProperties": False,
+                  "description": "run after / before these nodes within a tick",
+                  "properties": {key: {"anyOf": [{"type": "string"},
+                                                 {"type": "array", "items": {"type": "string"}}]}
+                                 for key in ("after", "before")}},
     }
     assert set(node_props) == set(NODE_KEYS)
     per_type = [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},

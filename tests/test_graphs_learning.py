@@ -241,4 +241,4 @@ def test_a_prioritized_buffer_without_its_feedback_wires_is_a_located_warning(tm
     assert len(warnings) == 2, warnings
     assert "node 'replay', port 'td_error': optional input 'td_error' is not connected" \
         in warnings[0]
-    assert "port 'sampled'" in warnings[1] and ":28:3: warning" in warnings[0]  # the node
+    assert "port 'sampled'" in warnings[1] and ":29:3: warning" in warnings[0]  # the node

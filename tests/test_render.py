@@ -12,6 +12,7 @@ from PIL import Image
 from rlgraph.cli import main
 from rlgraph.core import REGISTRY, Kind, Registry
 from rlgraph.core.build import check_file
+from rlgraph.core.schedule import order_pairs, tick_order
 from rlgraph.core.validate import CheckedGraph
 from rlgraph.render import DotNotFound, render_checked, render_file, to_dot
 from rlgraph.render.style import ERROR_COLOR, KIND_COLORS, STATIC_PENWIDTH, STREAM_PENWIDTH
@@ -88,7 +89,7 @@ def test_shipped_graph_draws_every_node_port_and_wire(path: Path) -> None:
     for name, cls in checked.classes.items():
         label = nodes[name]
         # the header names the node (inside a subgraph's cluster, by its inner name) ...
-        assert f"<B>{name.rpartition('.')[2]}</B>" in label
+        assert f"{name.rpartition('.')[2]}</B>" in label
         assert checked.spec.nodes[name].type in label  # ... and its type
         for port in cls.inputs:
             assert f'PORT="in_{port}"' in label, (name, port)
@@ -99,7 +100,15 @@ def test_shipped_graph_draws_every_node_port_and_wire(path: Path) -> None:
     triggers = [n for n in checked.spec.nodes.values() if n.triggers.on is not None]
     delayed = [w for w in wires if w.delayed]
     assert delayed, "every shipped agent has its feedback loop"
-    assert len(edges) == len(wires) + len(triggers) + len(delayed)  # delays: two segments
+    orders = order_pairs(checked.spec)
+    assert orders, "every shipped agent states when its policy acts against its updates"
+    # delays: two segments; order: one edge from header to header
+    assert len(edges) == len(wires) + len(triggers) + len(delayed) + len(orders)
+    for first, then, _, _ in orders:
+        assert any(e["tail"] == first and e["tport"] == "header" and e["head"] == then
+                   and e["hport"] == "header" and e["label"] == "then" for e in edges)
+    for position, name in enumerate(tick_order(checked.spec, checked.classes), start=1):
+        assert f"<B>{position}. {name.rpartition('.')[2]}</B>" in nodes[name]
     for wire in wires:
         out = checked.classes[wire.src.node].outputs[wire.src.port]
         edge = edge_to(edges, wire.dst_node, f"in_{wire.dst_port}")
@@ -138,7 +147,7 @@ def test_shipped_graph_renders_png_and_svg(path: Path, tmp_path: Path) -> None:
     svg = render_checked(checked, tmp_path / "agent.svg").read_text(encoding="utf-8")
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
     for name in checked.spec.nodes:
-        assert f">{name.rpartition('.')[2]}</text>" in svg
+        assert f"{name.rpartition('.')[2]}</text>" in svg
 
 
 # --- what each part of a drawing shows ----------------------------------------------------
@@ -214,7 +223,7 @@ def test_subgraphs_are_drawn_as_nested_clusters(toy_registry: Registry) -> None:
     delay_box = edge_to(edges, "b.inner.acc", "in_x")["tail"]
     assert set(nodes) == {"count", "a.acc", "a.gain", "b.inner.acc", "b.inner.gain", "out",
                           delay_box}
-    assert "<B>acc</B>" in nodes["b.inner.acc"]  # the short name inside its cluster
+    assert re.search(r"<B>(\d+\. )?acc</B>", nodes["b.inner.acc"])  # the short name in its cluster
     opens = {m[1]: m.start() for m in re.finditer(r'subgraph "?cluster_([\w.]+)"? \{', source)}
     assert set(opens) == {"a", "b", "b.inner"}
     for cluster in opens:

@@ -20,6 +20,7 @@ EVAL = """
     after: 200
     params: {episodes: 3}
     in: {spec: env.spec, q: qnet.module}
+    order: {after: [sample]}   # evaluates the network as this tick's updates left it
 """
 
 

@@ -193,4 +193,31 @@ class Copy(Node):
         return {"module": f"copy of {source}"}
 
 
-TOY_NODES += [Critic, QUser, QNet, Copy]
+class Trainer(Node):
+    """Changes a blob's size each time it fires (stands in for an optimizer)."""
+
+    inputs = {"module": In(Kind.MODULE, "the blob it changes", writes=True),
+              "x": In(Kind.SCALAR, "how much to add")}
+
+    def setup(self, module: dict) -> None:
+        self.module = module
+
+    def step(self, x: float) -> None:
+        self.module["size"] += x
+
+
+class Reads(Node):
+    """Emits the size of a blob as it is when the node fires (a policy acting)."""
+
+    inputs = {"module": In(Kind.MODULE, "the blob it reads"),
+              "x": In(Kind.SCALAR, "any value: makes the node fire", optional=True)}
+    outputs = {"size": Out(Kind.SCALAR, "the blob's size now")}
+
+    def setup(self, module: dict) -> None:
+        self.module = module
+
+    def step(self, x: float | None = None) -> dict[str, float]:
+        return {"size": self.module["size"]}
+
+
+TOY_NODES += [Critic, QUser, QNet, Copy, Trainer, Reads]

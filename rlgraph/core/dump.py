@@ -42,6 +42,9 @@ def _node(node: NodeSpec) -> dict[str, Any]:
             out[key] = value
     if t.on is not None:
         out["on"] = str(t.on)
+    if node.order:
+        out["order"] = {key: [r.node for r in refs] for key, refs in
+                        (("after", node.order.after), ("before", node.order.before)) if refs}
     return out
 
 

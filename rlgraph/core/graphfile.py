@@ -17,7 +17,16 @@ from pathlib import Path
 
 from .errors import GraphError, Loc, choices_hint
 from .parse import Parser
-from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes, set_param
+from .spec import (
+    EdgeSpec,
+    GraphSpec,
+    NodeRef,
+    NodeSpec,
+    Order,
+    PortRef,
+    missing_interface_nodes,
+    set_param,
+)
 from .yamlsrc import YMap, load_yaml
 
 SUBGRAPH_SUFFIXES = (".yaml", ".yml")
@@ -162,8 +171,10 @@ def _renamed(node: NodeSpec, prefix: str) -> NodeSpec:
     params = YMap(node.params)
     params.loc, params.key_locs = node.params_loc, dict(getattr(node.params, "key_locs", {}))
     params.value_locs = dict(getattr(node.params, "value_locs", {}))
+    order = Order(after=[NodeRef(f"{prefix}.{r.node}", r.loc) for r in node.order.after],
+                  before=[NodeRef(f"{prefix}.{r.node}", r.loc) for r in node.order.before])
     return replace(node, name=name, inputs=inputs, triggers=triggers, params=params,
-                   written_inputs=set(node.written_inputs))
+                   written_inputs=set(node.written_inputs), order=order)
 
 
 def _redirect(edge: EdgeSpec, outputs: dict[tuple[str, str], PortRef]) -> EdgeSpec:

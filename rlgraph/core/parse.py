@@ -15,11 +15,14 @@ from .spec import (
     INTERFACE_KEYS,
     NAME_RE,
     NODE_KEYS,
+    ORDER_KEYS,
     TOP_LEVEL_KEYS,
     EdgeSpec,
     GraphSpec,
     Interface,
+    NodeRef,
     NodeSpec,
+    Order,
     PortRef,
     Triggers,
     device_problem,
@@ -179,7 +182,33 @@ class Parser:
                 if edge is not None:
                     spec.inputs[str(port)] = edge
         spec.triggers = self.triggers(name, body)
+        if "order" in body:
+            spec.order = self.order(name, body["order"], body.value_loc("order"))
         return spec
+
+    def order(self, node: str, value: Any, loc: Loc) -> Order:
+        """`order: {after: [a, b], before: c}`: node names, checked later."""
+        order = Order()
+        if not isinstance(value, YMap):
+            self.error(f"'order' must be a mapping with 'after:' and/or 'before:', got "
+                       f"{_what(value)}", loc_of(value, loc), node=node,
+                       hint="e.g.  order: {before: [optim]}  (runs before optim in a tick)")
+            return order
+        for key, names in value.items():
+            if key not in ORDER_KEYS:
+                self.error(f"unknown key '{key}' in 'order'", value.key_loc(key), node=node,
+                           hint=choices_hint(key, ORDER_KEYS, "order keys"))
+                continue
+            where = value.value_loc(key)
+            items = names if isinstance(names, YList) else [names]
+            locs = names.item_locs if isinstance(names, YList) else [where]
+            for item, item_loc in zip(items, locs):
+                if not isinstance(item, str) or not NAME_RE.match(item):
+                    self.error(f"'order: {key}' must list node names, got {_what(item)}",
+                               item_loc, node=node, hint=f"e.g.  order: {{{key}: [optim]}}")
+                    continue
+                getattr(order, key).append(NodeRef(item, item_loc))
+        return order
 
     def edge(self, node: str, port: str, ref: Any, loc: Loc) -> EdgeSpec | None:
         if isinstance(ref, YMap):

@@ -132,12 +132,16 @@ class _Port:
     static: bool | None = field(default=None, kw_only=True)
     warn_unconnected: bool = field(default=False, kw_only=True)
     role: str | tuple[str, ...] | None = field(default=None, kw_only=True)
+    writes: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         kind = as_kind(self.kind)
         object.__setattr__(self, "kind", kind)
         if self.static is None:
             object.__setattr__(self, "static", kind.static)
+        if self.writes and kind is not Kind.MODULE:
+            raise TypeError(f"writes=True on a {kind} port: only module ports name a "
+                            f"network a node changes")
         if self.role is not None:
             roles = (self.role,) if isinstance(self.role, str) else tuple(self.role)
             if kind is not Kind.MODULE:
@@ -167,6 +171,8 @@ class In(_Port):
     warn_unconnected: for optional inputs that usually matter, warn when unconnected.
     role: for module ports, the role(s) of network this input takes (any of them, see
         ROLES); None takes any module (an optimizer, a target network).
+    writes: for module ports, the node changes the module's parameters when it fires
+        (an optimizer); the graph must order it against the nodes that read the module.
     """
 
     optional: bool = field(default=False, kw_only=True)
@@ -180,6 +186,8 @@ class Out(_Port):
     role: for module ports, the role(s) the module plays (see ROLES).
     like: the name of an input whose module this output copies (a target network of
         a Q-network is a Q-network): its roles are those of what feeds that input.
+    writes: for module ports, the node changes this module when it fires (a target
+        network's copy); the graph must order it against the nodes that read it.
     """
 
     like: str | None = field(default=None, kw_only=True)

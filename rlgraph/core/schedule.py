@@ -10,7 +10,7 @@ from __future__ import annotations
 import networkx as nx
 
 from .node import Node
-from .spec import EdgeSpec, GraphSpec
+from .spec import EdgeSpec, GraphSpec, NodeRef
 
 
 def dependency_graph(spec: GraphSpec, classes: dict[str, type[Node]],
@@ -52,17 +52,68 @@ def build_order(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[str]:
     return _yaml_ordered_sort(spec, dependency_graph(spec, classes, static=True))
 
 
-def tick_order(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[str]:
-    """Firing order within a tick: non-delayed stream wires only; nodes that do no
-    per-tick work (no `step`) are left out."""
+def order_targets(spec: GraphSpec, ref: NodeRef) -> list[str]:
+    """The nodes an `order:` name stands for: the node, or every node of a subgraph
+    node (their nested names start with it)."""
+    if ref.node in spec.nodes:
+        return [ref.node]
+    return [name for name in spec.nodes if name.startswith(f"{ref.node}.")]
+
+
+def order_pairs(spec: GraphSpec) -> list[tuple[str, str, NodeRef, str]]:
+    """Every `order:` constraint as (first, then, the name as written, the node that
+    wrote it); names that stand for no node are left to validation."""
+    pairs = []
+    for node in spec.nodes.values():
+        for ref in node.order.after:
+            pairs += [(other, node.name, ref, node.name) for other in order_targets(spec, ref)]
+        for ref in node.order.before:
+            pairs += [(node.name, other, ref, node.name) for other in order_targets(spec, ref)]
+    return [p for p in pairs if p[0] != p[1]]
+
+
+def _stream_order(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[str]:
+    """Non-delayed stream wires only, ties in file order; nodes without `step` left out."""
     order = _yaml_ordered_sort(spec, dependency_graph(spec, classes, static=False))
     return [name for name in order if classes[name].fires()]
 
 
+def unit_graph(spec: GraphSpec, classes: dict[str, type[Node]],
+               cones: dict[str, list[str]]) -> nx.MultiDiGraph:
+    """The tick's units (a node, or a repeated node with its burst) and what orders them:
+    stream wires and `order:` constraints, each end moved to its unit."""
+    unit_of = {member: root for root, cone in cones.items() for member in cone}
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(name for name in spec.nodes if name not in unit_of)
+    stream = [(e.src.node, e.dst_node, e) for e in dependency_edges(spec, classes)
+              if not e.delayed and not _is_static(e, classes)]
+    ordered = [(first, then, ref) for first, then, ref, _ in order_pairs(spec)]
+    for src, dst, why in [*stream, *ordered]:
+        u, v = unit_of.get(src, src), unit_of.get(dst, dst)
+        if u != v:
+            g.add_edge(u, v, why=why)
+    return g
+
+
+def tick_order(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[str]:
+    """Firing order within a tick: stream wires (non-delayed) and `order:` constraints,
+    ties in file order; a repeated node is followed by its burst. Nodes that do no
+    per-tick work (no `step`) are left out."""
+    cones = repeat_cones(spec, classes)
+    units = _yaml_ordered_sort(spec, unit_graph(spec, classes, cones))
+    order = []
+    for unit in units:
+        if not classes[unit].fires():
+            continue
+        order.append(unit)
+        order += _burst_order(spec, classes, cones.get(unit, []))
+    return order
+
+
 def repeat_cones(spec: GraphSpec, classes: dict[str, type[Node]]) -> dict[str, list[str]]:
     """For each node with `repeat`, the nodes that run again with it: those whose every
-    non-delayed stream input comes from that node or from its cone (in tick order)."""
-    order = tick_order(spec, classes)
+    non-delayed stream input comes from that node or from its cone (in stream order)."""
+    order = _stream_order(spec, classes)
     feeds: dict[str, set[str]] = {name: set() for name in spec.nodes}
     for edge in dependency_edges(spec, classes):
         if not edge.delayed and not _is_static(edge, classes):
@@ -79,6 +130,25 @@ def repeat_cones(spec: GraphSpec, classes: dict[str, type[Node]]) -> dict[str, l
                 cone.append(name)
         cones[root] = cone
     return cones
+
+
+def _burst_order(spec: GraphSpec, classes: dict[str, type[Node]],
+                 cone: list[str]) -> list[str]:
+    """A burst's members in stream order, moved only as far as `order:` constraints
+    between two of them require."""
+    if not cone:
+        return []
+    members = set(cone)
+    g = nx.DiGraph()
+    g.add_nodes_from(cone)
+    for e in dependency_edges(spec, classes):
+        if e.src.node in members and e.dst_node in members and not e.delayed:
+            g.add_edge(e.src.node, e.dst_node)
+    for first, then, _, _ in order_pairs(spec):
+        if first in members and then in members:
+            g.add_edge(first, then)
+    position = {name: i for i, name in enumerate(cone)}
+    return list(nx.lexicographical_topological_sort(g, key=lambda n: position[n]))
 
 
 def mixed_consumers(spec: GraphSpec, classes: dict[str, type[Node]],

@@ -28,7 +28,8 @@ from .yamlsrc import YMap
 TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "device", "nodes", "inputs", "outputs",
                   "params")
 INTERFACE_KEYS = ("inputs", "outputs", "params")
-NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on", "repeat")
+NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on", "repeat", "order")
+ORDER_KEYS = ("after", "before")
 EDGE_KEYS = ("from", "delay", "init")
 # Nested names (agent_a.loss) come from subgraphs; resolved graphs write them back.
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -98,6 +99,27 @@ class Triggers:
         return " · ".join(parts)
 
 
+@dataclass(frozen=True)
+class NodeRef:
+    """A node named in an `order:` list, where it is written."""
+
+    node: str
+    loc: Loc
+
+
+@dataclass
+class Order:
+    """`order: {after: [a], before: [b]}`: this node runs after a and before b within a
+    tick. A name may be a subgraph node (all of its nodes) or a node in a `repeat`
+    burst (ordering against it orders against the whole burst)."""
+
+    after: list[NodeRef] = field(default_factory=list)
+    before: list[NodeRef] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.after or self.before)
+
+
 @dataclass
 class NodeSpec:
     name: str
@@ -109,6 +131,7 @@ class NodeSpec:
     inputs: dict[str, EdgeSpec] = field(default_factory=dict)
     written_inputs: set[str] = field(default_factory=set)  # incl. wires that failed to parse
     triggers: Triggers = field(default_factory=Triggers)
+    order: Order = field(default_factory=Order)
 
     def param_loc(self, key: str) -> Loc:
         return self.params.value_locs.get(key, self.params_loc)

@@ -14,6 +14,7 @@ import networkx as nx
 
 from .errors import GraphError, GraphWarning, choices_hint
 from .node import Node
+from .ordering import check_order_names, find_order_cycles, find_unordered_updates
 from .ports import ROLES, In, Kind, Out, kinds_compatible
 from .registry import REGISTRY, Registry, RegistryError
 from .schedule import dependency_edges, dependency_graph, mixed_consumers, repeat_cones
@@ -47,10 +48,19 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
         if node.triggers.on is not None:
             check_on_trigger(spec, node, checked.classes, checked.errors)
     check_interface(spec, checked.classes, checked.errors)
+    check_order_names(spec, checked.errors)
     checked.errors.extend(find_stream_cycles(spec, checked.classes))
     checked.errors.extend(find_build_cycles(spec, checked.classes))
     checked.warnings.extend(find_suspicious_wiring(spec, checked.classes))
-    if not checked.errors and any(n.triggers.repeat > 1 for n in spec.nodes.values()):
+    # the checks below need every node's class (a node whose type did not parse has
+    # none) and an acyclic tick
+    whole = not checked.errors and set(checked.classes) == set(spec.nodes)
+    if whole:
+        checked.errors.extend(find_order_cycles(spec, checked.classes))
+    if whole and not checked.errors:
+        checked.errors.extend(find_unordered_updates(spec, checked.classes))
+    if whole and not checked.errors and any(n.triggers.repeat > 1
+                                            for n in spec.nodes.values()):
         check_repeats(spec, checked.classes, checked.errors, checked.warnings)
     return checked
 

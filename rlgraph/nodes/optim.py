@@ -49,7 +49,7 @@ class Optimizer(Node):
 
     inputs = {
         "loss": In(Kind.SCALAR, "the loss to minimize (a tensor with gradient)"),
-        "module": In(Kind.MODULE, "the network whose parameters are updated"),
+        "module": In(Kind.MODULE, "the network whose parameters are updated", writes=True),
     }
     common_params: ClassVar[dict[str, Param]] = {
         "lr": Param(float, 1e-3, "learning rate", low=0.0, low_open=True),

@@ -29,7 +29,7 @@ class TargetNetwork(Node):
 
     inputs = {"source": In(Kind.MODULE, "the network being trained")}
     outputs = {"module": Out(Kind.MODULE, "the frozen copy (no gradients); the same role as "
-                             "the source", like="source")}
+                             "the source", like="source", writes=True)}
     params = {"tau": Param(float, 1.0, "fraction of the way towards the source per update; "
                            "1.0 = hard copy", low=0.0, high=1.0, low_open=True)}
 

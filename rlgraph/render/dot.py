@@ -105,7 +105,8 @@ def node_label(view: NodeView) -> str:
 
 
 def _header_text(view: NodeView) -> str:
-    lines = [f'<FONT POINT-SIZE="13"><B>{escape(view.label)}</B></FONT>']
+    place = f"{view.position}. " if view.position else ""  # its place in the tick
+    lines = [f'<FONT POINT-SIZE="13"><B>{place}{escape(view.label)}</B></FONT>']
     if view.placeholder:
         lines.append(_font("no such node", s.ERROR_COLOR, 10))
     elif not view.resolved:
@@ -161,6 +162,10 @@ def edge_attrs(edge: EdgeView) -> dict[str, str]:
         attrs["style"] = "dashed"
     if edge.trigger:
         attrs.update(style="dotted", label="on", fontcolor=attrs["color"])
+    if edge.order:
+        attrs.update(style="dotted", label="then", fontcolor=s.ORDER_COLOR,
+                     color=s.ERROR_COLOR if edge.failing else s.ORDER_COLOR,
+                     penwidth=s.STATIC_PENWIDTH, arrowhead="vee")
     return attrs
 
 
@@ -170,7 +175,8 @@ def _edge_color(edge: EdgeView) -> str:
 
 def _add_edge(g: graphviz.Digraph, edge: EdgeView) -> None:
     """A wire from the right side of an output cell to the left side of an input cell."""
-    tail = f"{edge.src}:{port_id('out', edge.src_port)}:e"
+    tail = f"{edge.src}:{HEADER_PORT}" if edge.order else \
+        f"{edge.src}:{port_id('out', edge.src_port)}:e"
     head = f"{edge.dst}:{HEADER_PORT}" if edge.dst_port is None else \
         f"{edge.dst}:{port_id('in', edge.dst_port)}:w"
     g.edge(tail, head, **edge_attrs(edge))
@@ -239,6 +245,9 @@ def legend_table(d: Drawing) -> str:
     if any(e.trigger for e in d.edges):
         styles.append(_legend_entry("\u2509" * 3, s.MUTED_TEXT,
                                     "on: fires when that output is present"))
+    if any(e.order for e in d.edges):
+        styles.append(_legend_entry("\u2509" * 3, s.ORDER_COLOR,
+                                    "then: order, runs before (numbers: order in a tick)"))
     if any(e.failing for e in d.edges) or any(n.marked for n in d.nodes.values()):
         styles.append(_legend_entry(heavy, s.ERROR_COLOR, "error (see the messages)"))
     lines = [LEGEND_SEP.join(entries) for entries in (kinds, styles) if entries]

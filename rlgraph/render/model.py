@@ -16,6 +16,7 @@ from typing import Any
 from rlgraph.core.errors import GraphError
 from rlgraph.core.node import Node
 from rlgraph.core.ports import ABSENT, Kind, PortKind
+from rlgraph.core.schedule import order_pairs, tick_order
 from rlgraph.core.spec import GraphSpec, NodeSpec, PortRef
 
 #: The PORT of a node's header cell, where `on:` trigger edges attach.
@@ -50,6 +51,7 @@ class NodeView:
     name: str
     type: str
     triggers: str = ""
+    position: int = 0  # 1, 2, ...: where it fires in a tick (0: unknown, or never fires)
     doc: str = ""
     inputs: list[PortView] = field(default_factory=list)
     outputs: list[PortView] = field(default_factory=list)
@@ -92,6 +94,7 @@ class EdgeView:
     delay: int = 0
     init: Any = ABSENT
     trigger: bool = False
+    order: bool = False  # an `order:` constraint: header to header, src runs first
     failing: bool = False
     text: str = ""  # `env.obs -> policy.obs`, for tooltips
 
@@ -121,8 +124,21 @@ def drawing(spec: GraphSpec, classes: Mapping[str, type[Node]],
         on = node.triggers.on
         if on is not None:
             edges.append(_edge_view(nodes, on, node.name, "on", trigger=True))
+    for first, then, _, _ in order_pairs(spec):
+        edges.append(EdgeView(first, "", then, None, None, order=True,
+                              text=f"order: {first} runs before {then}"))
     _mark_errors(nodes, edges, errors)
+    _number_tick_order(spec, classes, nodes, errors)
     return Drawing(spec.name, spec.description, nodes, edges)
+
+
+def _number_tick_order(spec: GraphSpec, classes: Mapping[str, type[Node]],
+                       nodes: dict[str, NodeView], errors: list[GraphError]) -> None:
+    """Each firing node's place in the tick, when the graph is whole enough to have one."""
+    if errors or set(classes) != set(spec.nodes):
+        return
+    for position, name in enumerate(tick_order(spec, dict(classes)), start=1):
+        nodes[name].position = position
 
 
 def _node_view(node: NodeSpec, cls: type[Node] | None) -> NodeView:

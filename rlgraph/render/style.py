@@ -29,6 +29,7 @@ KIND_COLORS: dict[PortKind, str] = {
 #: A port whose kind is unknown (its node's type did not resolve).
 UNKNOWN_COLOR = "#94a3b8"
 ERROR_COLOR = "#dc2626"
+ORDER_COLOR = "#334155"  # `order:` constraints between node headers
 ERROR_FILL = "#fee2e2"
 
 TEXT = "#0f172a"
