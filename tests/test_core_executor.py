@@ -326,3 +326,27 @@ nodes:
         g.run(1)
     assert "raised by node 'acc' (Accumulator) at tick 2" in "\n".join(info.value.__notes__)
     assert g.tick == 2  # the tick that failed
+
+
+BURST_FEEDBACK = """
+nodes:
+  gate:
+    type: Gate
+    repeat: 10
+    in: {feedback: {from: acc.total, delay: 1}}
+  acc: {type: Accumulator, in: {x: gate.one}}
+"""
+
+
+def test_a_delayed_wire_inside_a_burst_counts_repetitions(toy_registry):
+    """Feedback within a burst (PPO's KL early stop): the gate sees the total of the
+    previous repetition of the same burst, from init at each burst, and closes once it
+    reaches 3 — not the value of the last tick, which a delay counts everywhere else."""
+    g = make(BURST_FEEDBACK, toy_registry)
+    assert "line.clear(); line.extend(init)" in g.tick_source  # reset with each burst
+    g.step()
+    assert g.nodes["acc"].total == 3  # 1, 2, 3: the fourth repetition saw 3 and closed
+    g.step()
+    assert g.nodes["acc"].total == 4  # a new burst starts without feedback: one more
+    spec, _ = parse_graph(BURST_FEEDBACK, "b.yaml")
+    assert check_graph(spec, toy_registry).warnings == []  # not "only the last value"

@@ -220,4 +220,23 @@ class Reads(Node):
         return {"size": self.module["size"]}
 
 
-TOY_NODES += [Critic, QUser, QNet, Copy, Trainer, Reads]
+class Gate(Node):
+    """Emits 1 per firing until the value fed back reaches `limit`; then nothing until
+    the next tick (an early stop within a burst)."""
+
+    inputs = {"feedback": In(Kind.SCALAR, "a value fed back", optional=True)}
+    outputs = {"one": Out(Kind.SCALAR, "1, while open")}
+    params = {"limit": Param(float, 3.0, "the feedback that closes the gate")}
+
+    def setup(self) -> None:
+        self.closed_at = -1  # the tick the gate closed on
+
+    def step(self, feedback: float | None = None) -> dict[str, float] | None:
+        if feedback is not None and feedback >= self.limit:
+            self.closed_at = self.clock.tick
+        if self.closed_at == self.clock.tick:
+            return None
+        return {"one": 1.0}
+
+
+TOY_NODES += [Critic, QUser, QNet, Copy, Trainer, Reads, Gate]

@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import GraphError, GraphErrors
 from .executor import NEVER, Graph, Op, located
+from .ticks import DelayLine
 from .graphfile import read_graph
 from .node import Clock, Node, NodeConfigError
 from .overrides import apply_overrides
@@ -99,7 +100,9 @@ def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, N
         for port, out in classes[name].outputs.items():
             if not out.static:
                 slots[(name, port)] = len(slots)
-    delay_lines: list[tuple[deque, int, int]] = []
+    cones = repeat_cones(spec, classes)
+    burst_of = {member: root for root, cone in cones.items() for member in [root, *cone]}
+    delay_lines: list[DelayLine] = []
     next_slot = len(slots)
     ops: list[Op] = []
     for index, name in enumerate(tick_order(spec, classes)):
@@ -113,8 +116,12 @@ def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, N
                 continue
             src = slots[(edge.src.node, edge.src.port)]
             if edge.delayed:
-                line = deque([edge.init] * edge.delay, maxlen=edge.delay)
-                delay_lines.append((line, src, next_slot))
+                init = (edge.init,) * edge.delay
+                burst = burst_of.get(name)
+                delay_lines.append(DelayLine(
+                    deque(init, maxlen=edge.delay), src, next_slot, init,
+                    burst if burst is not None and burst_of.get(edge.src.node) == burst
+                    else None))
                 src, next_slot = next_slot, next_slot + 1
             inputs.append((port, src, not decl.optional))
         outputs = tuple((port, slots[(name, port)])
@@ -125,6 +132,5 @@ def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, N
                       outputs=outputs, every=trig.every, after=trig.after,
                       until=NEVER if trig.until is None else trig.until,
                       on_slot=on_slot, index=index))
-    repeats = {root: (spec.nodes[root].triggers.repeat, cone)
-               for root, cone in repeat_cones(spec, classes).items()}
+    repeats = {root: (spec.nodes[root].triggers.repeat, cone) for root, cone in cones.items()}
     return Graph(spec, nodes, seeds, clock, ops, slots, delay_lines, order, repeats)

@@ -16,7 +16,7 @@ from .errors import GraphError, GraphErrors
 from .node import Clock, Node, NodeConfigError
 from .ports import ABSENT
 from .spec import GraphSpec, NodeSpec
-from .ticks import NEVER, Op, compile_run
+from .ticks import NEVER, DelayLine, Op, compile_run
 
 __all__ = ["NEVER", "Graph", "Op", "located"]
 
@@ -26,7 +26,7 @@ class Graph:
 
     def __init__(self, spec: GraphSpec, nodes: dict[str, Node], seeds: dict[str, int],
                  clock: Clock, ops: list[Op], slots: dict[tuple[str, str], int],
-                 delay_lines: list[tuple[deque, int, int]], build_order: list[str],
+                 delay_lines: list[DelayLine], build_order: list[str],
                  repeats: dict[str, tuple[int, list[str]]] | None = None) -> None:
         self.spec = spec
         self.nodes = nodes
@@ -125,7 +125,7 @@ class Graph:
             "tick": self.tick,
             "seeds": dict(self.seeds),
             "trigger_counts": {op.name: c for op, c in zip(self._ops, self._counts)},
-            "delay_lines": [list(line) for line, _, _ in self._lines],
+            "delay_lines": [list(d.line) for d in self._lines],
             "nodes": {name: node.state_dict() for name, node in self.nodes.items()},
         }
 
@@ -134,9 +134,9 @@ class Graph:
         self.clock.tick = self.tick
         counts = state["trigger_counts"]
         self._counts[:] = [counts.get(op.name, 0) for op in self._ops]
-        for (line, _, _), saved in zip(self._lines, state["delay_lines"]):
-            line.clear()
-            line.extend(saved)
+        for d, saved in zip(self._lines, state["delay_lines"]):
+            d.line.clear()
+            d.line.extend(saved)
         for name, node_state in state["nodes"].items():
             self.nodes[name].load_state_dict(node_state)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from keyword import iskeyword
@@ -39,10 +40,27 @@ class Op:
     index: int  # position in the schedule; indexes the `on:` counters
 
 
+@dataclass(frozen=True)
+class DelayLine:
+    """A delayed wire: what `src` emitted `len(line)` ticks ago is read into `dst`.
+
+    A delayed wire between two nodes of one `repeat` burst (`burst`: its root) counts
+    repetitions instead: it starts from `init` at every burst and delivers what the
+    source emitted k repetitions earlier in the same burst (feedback within a burst:
+    PPO's KL early stop)."""
+
+    line: deque
+    src: int
+    dst: int
+    init: tuple[Any, ...]
+    burst: str | None = None
+
+
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.names: dict[str, Any] = {"ABSENT": ABSENT}
+        self.bursts: dict[str, list[DelayLine]] = {}  # root -> its burst's delay lines
 
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
@@ -58,25 +76,26 @@ class _Writer:
 
 
 def generate(ops: list[Op], repeats: dict[str, tuple[int, list[str]]],
-             delay_lines: list[tuple[Any, int, int]]
-             ) -> tuple[str, dict[str, Any]]:
+             delay_lines: list[DelayLine]) -> tuple[str, dict[str, Any]]:
     """The source of `run(t, end)` and the names it uses (steps, delay lines)."""
     w = _Writer()
+    per_tick = [d for d in delay_lines if d.burst is None]
+    w.bursts = {root: [d for d in delay_lines if d.burst == root] for root in repeats}
     by_name = {op.name: op for op in ops}
     in_cone = {name for _, cone in repeats.values() for name in cone}
     w.emit(0, "def run(t, end):")
     w.emit(1, "s, counts, clock = slots, counts_, clock_")
     w.emit(1, "while t < end:")
     w.emit(2, "clock.tick = t")
-    for line, _, dst in delay_lines:
-        w.emit(2, f"s[{dst}] = {w.bind('line', line)}[0]")
+    for d in per_tick:
+        w.emit(2, f"s[{d.dst}] = {w.bind('line', d.line)}[0]")
     for op in ops:
         if op.name in in_cone:
             continue
         times, cone = repeats.get(op.name, (1, []))
         _emit_op(w, 2, op, times, [by_name[n] for n in cone])
-    for line, src, _ in delay_lines:
-        w.emit(2, f"{w.bind('line', line)}.append(s[{src}])")
+    for d in per_tick:
+        w.emit(2, f"{w.bind('line', d.line)}.append(s[{d.src}])")
     w.emit(2, "t += 1")
     w.emit(1, "return t")
     return "\n".join(w.lines) + "\n", w.names
@@ -94,12 +113,20 @@ def _emit_op(w: _Writer, depth: int, op: Op, times: int, cone: list[Op]) -> None
         w.emit(depth, f"if {test}:")
         inner = depth + 1
     body = inner
+    local = w.bursts.get(op.name, [])
+    lines = [(d, w.bind("line", d.line), w.bind("init", d.init)) for d in local]
+    for _, line, init in lines:  # feedback within a burst starts anew with each burst
+        w.emit(inner, f"{line}.clear(); {line}.extend({init})")
     if times > 1:
         w.emit(inner, f"for _ in range({times}):")
         body = inner + 1
+    for d, line, _ in lines:
+        w.emit(body, f"s[{d.dst}] = {line}[0]")
     _emit_call(w, body, op)
     for member in cone:
         _emit_op(w, body, member, 1, [])
+    for d, line, _ in lines:
+        w.emit(body, f"{line}.append(s[{d.src}])")
     if test and absent:
         w.emit(depth, "else:")
         _emit_absent(w, depth + 1, absent)
@@ -166,7 +193,7 @@ def _counted(counts: list[int], index: int, after: int, until: int, every: int) 
 
 
 def compile_run(ops: list[Op], repeats: dict[str, tuple[int, list[str]]],
-                delay_lines: list[tuple[Any, int, int]], slots: list[Any],
+                delay_lines: list[DelayLine], slots: list[Any],
                 counts: list[int], clock: Any, current: list[int]
                 ) -> tuple[Callable[[int, int], int], str]:
     """The generated `run(t, end)` bound to the graph's slots, counters and clock, and its

@@ -258,7 +258,8 @@ def check_repeats(spec: GraphSpec, classes: dict[str, type[Node]],
                   errors: list[GraphError], warnings: list[GraphWarning]) -> None:
     """`repeat` runs a node and its cone again; cones may not nest, and nodes that read
     from a cone and from elsewhere are worth a word (they run once, after), as are
-    delayed wires out of a cone (they carry only the last repetition's value)."""
+    delayed wires out of a cone (they carry only the last repetition's value; a delayed
+    wire inside one counts repetitions, see ticks.DelayLine)."""
     cones = repeat_cones(spec, classes)
     for root, cone in cones.items():
         for name in cone:
@@ -271,7 +272,7 @@ def check_repeats(spec: GraphSpec, classes: dict[str, type[Node]],
     for root, cone in cones.items():
         members, n = {root, *cone}, spec.nodes[root].triggers.repeat
         for edge in spec.edges():
-            if edge.delayed and edge.src.node in members:
+            if edge.delayed and edge.src.node in members and edge.dst_node not in members:
                 warnings.append(GraphWarning(
                     f"delayed wire from '{edge.src}', which '{root}' repeats {n} times per "
                     f"tick: a delay carries one value per tick, so only the last "
