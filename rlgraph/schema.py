@@ -40,6 +40,14 @@ def param_schema(param: Param) -> dict[str, Any]:
     if not param.required:
         schema["default"] = param.default
     schema["description"] = param.doc
+    if param.schedule:  # a number, or a schedule over the ticks
+        schedule = {"type": "object", "description": "a schedule: {linear: [start, end]}, "
+                    "{exponential: [start, end], ticks: N} or {piecewise: [[tick, value], "
+                    "...]}, optionally with ticks: N", "additionalProperties": False,
+                    "properties": {"linear": {"type": "array"}, "exponential":
+                                   {"type": "array"}, "piecewise": {"type": "array"},
+                                   "ticks": {"type": "integer", "minimum": 1}}}
+        return {"anyOf": [schema, schedule], "description": param.doc}
     return schema
 
 

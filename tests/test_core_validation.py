@@ -133,14 +133,15 @@ def test_delayed_wire_out_of_a_repeated_part_is_a_located_warning(toy_registry):
     text = ("nodes:\n"
             "  c: {type: Counter, repeat: 3}\n"
             "  g: {type: Gain, params: {factor: 2}, in: {x: c.count}}\n"
+            "  other: {type: Counter}\n"
             "  a:\n"
             "    type: Adder\n"
-            "    in: {a: c.count, b: {from: g.y, delay: 1}}\n")
+            "    in: {a: other.count, b: {from: g.y, delay: 1}}\n")
     spec, _ = parse_graph(text, "r.yaml")
     checked = check_graph(spec, toy_registry)
     assert checked.errors == []
     [warning] = checked.warnings
-    assert (warning.node, warning.port, warning.loc.line) == ("a", "b", 6)
+    assert (warning.node, warning.port, warning.loc.line) == ("a", "b", 7)
     assert "delayed wire from 'g.y', which 'c' repeats 3 times per tick" in warning.format()
     assert "only the last repetition's value arrives" in warning.format()
     assert "'every: k' instead of 'repeat: 3'" in warning.format()

@@ -10,7 +10,6 @@ from typing import Any
 
 from .errors import GraphError, GraphErrors
 from .executor import NEVER, Graph, Op, located
-from .ticks import DelayLine
 from .graphfile import read_graph
 from .node import Clock, Node, NodeConfigError
 from .overrides import apply_overrides
@@ -18,6 +17,7 @@ from .protocols import UsesGraph
 from .registry import REGISTRY, Registry
 from .schedule import build_order, repeat_cones, tick_order
 from .spec import GraphSpec
+from .ticks import DelayLine
 from .validate import CheckedGraph, check_graph
 
 
@@ -59,7 +59,7 @@ def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
     spec, classes = checked.spec, checked.classes
     if seed is not None:
         spec.seed = seed
-    clock = Clock()
+    clock = Clock(total=spec.steps)
     order = build_order(spec, classes)
     nodes: dict[str, Node] = {}
     seeds: dict[str, int] = {}

@@ -8,7 +8,6 @@ checking was done at load and build time.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 

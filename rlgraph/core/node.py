@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from .errors import choices_hint
 from .ports import In, Out, Param
+from .schedules import Schedule
 
 
 class NodeDefinitionError(TypeError):
@@ -34,10 +35,11 @@ class NodeConfigError(ValueError):
 class Clock:
     """The tick counter of a running graph, shared by all its nodes."""
 
-    __slots__ = ("tick",)
+    __slots__ = ("tick", "total")
 
-    def __init__(self) -> None:
+    def __init__(self, total: int | None = None) -> None:
         self.tick = 0
+        self.total = total  # the run's length in ticks (the graph's steps), if known
 
 
 #: Attribute names of Node that a parameter or port may not shadow.
@@ -88,7 +90,7 @@ class Node:
         self.seed = seed
         self.clock = clock or Clock()
         self.device = device
-        values, statics = bind_arguments(type(self), kwargs)
+        values, statics = bind_arguments(type(self), kwargs, self.clock.total)
         for key, value in values.items():
             setattr(self, key, value)
         produced = self.setup(**statics) or {}
@@ -209,8 +211,10 @@ def check_signature(cls: type, method: str, ports: Mapping[str, In], timing: str
                 f"{no_default[0]}=None): an unconnected optional input is not passed")
 
 
-def bind_arguments(cls: type[Node], kwargs: Mapping[str, Any]) -> tuple[dict, dict]:
-    """Split constructor keywords into checked params and static inputs."""
+def bind_arguments(cls: type[Node], kwargs: Mapping[str, Any],
+                   total_ticks: int | None = None) -> tuple[dict, dict]:
+    """Split constructor keywords into checked params and static inputs; schedules over
+    the run get its length, `total_ticks`."""
     values: dict[str, Any] = {}
     statics: dict[str, Any] = {}
     static_ports = {k for k, p in cls.inputs.items() if p.static}
@@ -219,6 +223,13 @@ def bind_arguments(cls: type[Node], kwargs: Mapping[str, Any]) -> tuple[dict, di
             checked, problem = cls.params[key].check(value)
             if problem:
                 raise NodeConfigError(f"param '{key}' {problem}")
+            if isinstance(checked, Schedule):
+                try:
+                    checked = checked.bind(total_ticks)
+                except ValueError as exc:
+                    raise NodeConfigError(
+                        f"param '{key}': {exc}", hint="give the graph 'steps: N' (or "
+                        "--steps N), or the schedule 'ticks: N'") from None
             values[key] = checked
         elif key in static_ports:
             statics[key] = value
@@ -231,6 +242,8 @@ def bind_arguments(cls: type[Node], kwargs: Mapping[str, Any]) -> tuple[dict, di
             if decl.required:
                 raise NodeConfigError(f"param '{key}' is required ({decl.doc})")
             values[key] = copy.deepcopy(decl.default)
+            if decl.schedule and values[key] is not None:
+                values[key] = Schedule.constant(values[key])
     for key in static_ports:
         if key not in statics:
             if not cls.inputs[key].optional:

@@ -14,9 +14,11 @@ order construction only.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
+
+from .schedules import Schedule, parse_schedule
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,8 @@ class Param:
     low/high: inclusive bounds for numbers; low_open/high_open make them exclusive.
     choices: allowed values.
     item: type of list items.
+    schedule: the value may also be a schedule over the ticks (schedules.py); the node
+        then receives a Schedule and reads `self.<param>.at(self.clock.tick)`.
     """
 
     type: type | tuple[type, ...] | None
@@ -249,6 +253,7 @@ class Param:
     choices: Sequence[Any] | None = None
     item: builtins.type | None = None
     min_len: int | None = field(default=None)
+    schedule: bool = False
 
     @property
     def required(self) -> bool:
@@ -264,6 +269,8 @@ class Param:
             parts.append(rng)
         if self.choices is not None:
             parts.append("one of " + ", ".join(repr(c) for c in self.choices))
+        if self.schedule:
+            parts[0] += " or a schedule"
         parts.append("required" if self.required else f"default {self.default!r}")
         return ", ".join(parts)
 
@@ -279,7 +286,18 @@ class Param:
         return f"in {lo}, {hi}"
 
     def check(self, value: Any) -> tuple[Any, str | None]:
-        """Validate a value; return (normalized value, problem or None)."""
+        """Validate a value; return (normalized value, problem or None). A schedule
+        param's value is a Schedule (see schedules.py); its points are checked like a
+        plain value, except that a schedule may end on an open bound (lr -> 0)."""
+        if self.schedule and value is not None and not isinstance(value, bool):
+            closed = replace(self, schedule=False, low_open=False, high_open=False)
+            if isinstance(value, Mapping):
+                return _scheduled(value, closed)
+            checked, problem = replace(self, schedule=False).check(value)
+            return (value, problem) if problem else (Schedule.constant(checked), None)
+        return self._check_value(value)
+
+    def _check_value(self, value: Any) -> tuple[Any, str | None]:
         if value is None:
             if self.default is None:
                 return None, None
@@ -309,6 +327,13 @@ class Param:
             if too_low or too_high:
                 return value, f"must be {self._range_text()}, got {value!r}"
         return value, None
+
+
+def _scheduled(value: Mapping[str, Any], param: Param) -> tuple[Any, str | None]:
+    def problem(v: Any) -> str | None:
+        return param.check(v)[1]
+    schedule, why = parse_schedule(value, problem)
+    return (value, why) if why else (schedule, None)
 
 
 class _Absent:

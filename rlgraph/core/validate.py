@@ -94,7 +94,7 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
                                      node=node.name,
                                      hint=f"{key}: {decl.describe()}"
                                      + (f" — {decl.doc}" if decl.doc else "")))
-        else:
+        elif not decl.schedule:  # a schedule stays as written, for the resolved graph
             node.params[key] = checked
     for key, decl in cls.params.items():
         if decl.required and key not in node.params:

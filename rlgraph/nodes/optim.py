@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from rlgraph.core import In, Kind, Node, Param, register
+from rlgraph.core.schedules import Schedule
 
 from .speedups import FusedAdamStep
 
@@ -52,13 +53,15 @@ class Optimizer(Node):
         "module": In(Kind.MODULE, "the network whose parameters are updated", writes=True),
     }
     common_params: ClassVar[dict[str, Param]] = {
-        "lr": Param(float, 1e-3, "learning rate", low=0.0, low_open=True),
+        "lr": Param(float, 1e-3, "learning rate (or a schedule of it, e.g. "
+                    "{linear: [3.0e-4, 0.0]} over the run)", low=0.0, low_open=True,
+                    schedule=True),
         "max_grad_norm": Param(float, None, "clip the gradient's global L2 norm to this "
                                "(null: no clipping)", low=0.0, low_open=True),
     }
     params = common_params
 
-    lr: float
+    lr: Schedule
     max_grad_norm: float | None
     fused: bool = False  # subclasses with a fused kernel declare the param
 
@@ -102,6 +105,10 @@ class Optimizer(Node):
         if not math.isfinite(loss.item()) or (
                 self.grad_norm is not None and not math.isfinite(self.grad_norm.item())):
             self._stop_non_finite(loss)
+        if not self.lr.is_constant:  # this update's learning rate
+            lr = self.lr.at(self.clock.tick)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         self.apply(grads)
         self.updates += 1
 
@@ -122,6 +129,8 @@ class Optimizer(Node):
 
     def report(self) -> dict[str, float]:
         out: dict[str, float] = {"updates": self.updates}
+        if not self.lr.is_constant:
+            out["lr"] = self.lr.at(self.clock.tick)
         if self.grad_norm is not None:
             out["grad_norm"] = float(self.grad_norm)
         return out
@@ -165,7 +174,7 @@ class Adam(Optimizer):
     fused: bool
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
-        optimizer = self.fusable(torch.optim.Adam, parameters, lr=self.lr,
+        optimizer = self.fusable(torch.optim.Adam, parameters, lr=self.lr.at(self.clock.tick),
                                  betas=tuple(self.betas), eps=self.eps)
         self._fused_step = FusedAdamStep(optimizer, parameters)  # speedups.py: 55 -> 26 us a step
         return optimizer
@@ -194,8 +203,8 @@ class RMSprop(Optimizer):
     momentum: float
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
-        return torch.optim.RMSprop(parameters, lr=self.lr, alpha=self.alpha, eps=self.eps,
-                                   momentum=self.momentum)
+        return torch.optim.RMSprop(parameters, lr=self.lr.at(self.clock.tick),
+                                   alpha=self.alpha, eps=self.eps, momentum=self.momentum)
 
 
 @register
@@ -216,5 +225,5 @@ class SGD(Optimizer):
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         if self.nesterov and self.momentum <= 0:
             self.fail("nesterov needs momentum > 0", hint="set momentum: 0.9")
-        return self.fusable(torch.optim.SGD, parameters, lr=self.lr, momentum=self.momentum,
-                            nesterov=self.nesterov)
+        return self.fusable(torch.optim.SGD, parameters, lr=self.lr.at(self.clock.tick),
+                            momentum=self.momentum, nesterov=self.nesterov)

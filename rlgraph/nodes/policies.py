@@ -54,9 +54,11 @@ class Greedy(Node, Acting):
 class EpsilonGreedy(Node, Acting):
     """Acts greedily, except with probability epsilon a uniformly random action.
 
-    Epsilon decays from `start` to `end` over `decay_steps` env steps (linearly or
-    exponentially), or over finished episodes with `unit: episodes`, which needs
-    `episode_end` wired to the env's `episode_end`. In evaluation it acts greedily.
+    Epsilon decays from `start` to `end` over `decay_steps` (linearly or
+    exponentially), counted in ticks like every trigger and schedule (`unit: ticks`, the
+    default), in env steps of all envs (`unit: env_steps`: num_envs per tick), or in
+    finished episodes (`unit: episodes`, which needs `episode_end` wired to the env's
+    `episode_end`). In evaluation it acts greedily.
     """
 
     act_mode = "greedy"
@@ -74,12 +76,13 @@ class EpsilonGreedy(Node, Acting):
     params = {
         "start": Param(float, 1.0, "epsilon at the beginning", low=0.0, high=1.0),
         "end": Param(float, 0.05, "epsilon after the decay", low=0.0, high=1.0),
-        "decay_steps": Param(int, 10000, "linear: steps (or episodes) from start to end; "
-                             "exponential: steps over which the gap to end shrinks by e",
-                             low=1),
+        "decay_steps": Param(int, 10000, "linear: ticks (or units) from start to end; "
+                             "exponential: ticks (or units) over which the gap to end "
+                             "shrinks by e", low=1),
         "schedule": Param(str, "linear", "shape of the decay", choices=tuple(SCHEDULES)),
-        "unit": Param(str, "env_steps", "what the decay counts",
-                      choices=("env_steps", "episodes")),
+        "unit": Param(str, "ticks", "what decay_steps counts: ticks (as triggers do), "
+                      "env_steps (num_envs per tick) or episodes",
+                      choices=("ticks", "env_steps", "episodes")),
     }
 
     start: float
@@ -93,15 +96,17 @@ class EpsilonGreedy(Node, Acting):
         # numpy draws: a fraction of a torch generator call's cost, and drawn on the
         # CPU whatever the device, so the same seed explores the same way everywhere
         self.rng = np.random.default_rng(self.seed)
-        self.count = 0  # env steps or finished episodes so far, as `unit` says
+        self.count = 0  # ticks, env steps or finished episodes so far, as `unit` says
         self._epsilon_at = SCHEDULES[self.schedule]
         self.epsilon = self.start
         self._epsilon_count = -1  # the count self.epsilon was computed for
 
     def step(self, obs: torch.Tensor, episode_end: Episodes | None = None
              ) -> dict[str, Any]:
-        if self.unit == "episodes" and episode_end is not None:
-                self.count += len(episode_end.returns)
+        if self.unit == "ticks":
+            self.count = self.clock.tick
+        elif self.unit == "episodes" and episode_end is not None:
+            self.count += len(episode_end.returns)
         if self.count != self._epsilon_count:  # episodes: most ticks keep epsilon
             self.epsilon = self._epsilon_at(self.start, self.end, self.decay_steps,
                                             self.count)

@@ -179,3 +179,22 @@ def test_this_nodes_fused_param_decides_also_after_loading_another_runs_state():
     plain.load_state_dict(fused.state_dict())
     plain.step(nets[2](x).pow(2).mean())
     assert not plain.optimizer.param_groups[0]["fused"] and plain.updates == 5
+
+
+def test_a_learning_rate_schedule_sets_each_updates_rate():
+    """lr: {linear: [0.1, 0.0], ticks: 10}: the update at tick t uses 0.1 * (1 - t/10);
+    with SGD the step is exactly lr * gradient."""
+    from rlgraph.core import Clock
+    net = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    clock = Clock()
+    opt = SGD(module=net, lr={"linear": [0.1, 0.0], "ticks": 10}, clock=clock)
+    x = torch.ones(1, 1)
+    weights = []
+    for tick in (0, 5, 10):
+        clock.tick = tick
+        opt.step(net(x).sum())  # gradient 1
+        weights.append(net.weight.item())
+    assert weights == pytest.approx([0.9, 0.85, 0.85])
+    assert opt.report()["lr"] == 0.0

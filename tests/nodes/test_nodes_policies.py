@@ -43,8 +43,19 @@ def test_greedy_picks_the_argmax_without_gradient(q):
     assert not out["action"].requires_grad
 
 
+def test_epsilon_decays_over_ticks_by_default_whatever_the_number_of_envs(q):
+    from rlgraph.core import Clock
+    clock = Clock()
+    policy = EpsilonGreedy(q=q, start=1.0, end=0.1, decay_steps=10, clock=clock)
+    eps = []
+    for tick in range(4):
+        clock.tick = 3 * tick
+        eps.append(policy.step(one_hot([0, 1, 2]))["epsilon"])
+    assert eps == pytest.approx([linear_schedule(1.0, 0.1, 10, 3 * k) for k in range(4)])
+
+
 def test_epsilon_decays_over_env_steps_of_all_envs(q):
-    policy = EpsilonGreedy(q=q, start=1.0, end=0.1, decay_steps=10)
+    policy = EpsilonGreedy(q=q, start=1.0, end=0.1, decay_steps=10, unit="env_steps")
     eps = [policy.step(one_hot([0, 1]))["epsilon"] for _ in range(8)]
     # two envs: the schedule advances by two env steps per firing
     assert eps == pytest.approx([linear_schedule(1.0, 0.1, 10, 2 * k) for k in range(8)])
@@ -52,7 +63,8 @@ def test_epsilon_decays_over_env_steps_of_all_envs(q):
 
 
 def test_exponential_epsilon_follows_its_schedule(q):
-    policy = EpsilonGreedy(q=q, start=1.0, end=0.0, decay_steps=5, schedule="exponential")
+    policy = EpsilonGreedy(q=q, start=1.0, end=0.0, decay_steps=5, schedule="exponential",
+                           unit="env_steps")
     eps = [policy.step(one_hot([0]))["epsilon"] for _ in range(4)]
     assert eps == pytest.approx([math.exp(-k / 5) for k in range(4)])
 
