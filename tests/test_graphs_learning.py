@@ -159,7 +159,7 @@ def test_dqn_target_clearly_beats_random_on_cartpole():
 
 
 def assert_resumes_exactly(path: Path, overrides: tuple[str, ...], first: int,
-                           then: int) -> list[dict]:
+                           then: int, module: str = "qnet.module") -> list[dict]:
     """Run `first` ticks, save, run `then` more; a graph built with another seed and
     loaded from the save must give the same episodes and weights after `then` ticks.
     Returns the episode rows."""
@@ -168,12 +168,12 @@ def assert_resumes_exactly(path: Path, overrides: tuple[str, ...], first: int,
         saved = copy.deepcopy(graph.state_dict())
         graph.run(then)
         expected = graph.nodes["metrics"].rows
-        weights = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
+        weights = [p.detach().clone() for p in graph.value(module).parameters()]
     with build(load(path, overrides=overrides), seed=99) as resumed:
         resumed.load_state_dict(saved)
         resumed.run(then)
         assert resumed.nodes["metrics"].rows == expected
-        for mine, theirs in zip(resumed.value("qnet.module").parameters(), weights):
+        for mine, theirs in zip(resumed.value(module).parameters(), weights):
             assert torch.equal(mine, theirs)
     return expected
 

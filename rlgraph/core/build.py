@@ -88,7 +88,7 @@ def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str,
             statics[port] = built[edge.src.node].static_outputs[edge.src.port]
     try:
         return cls(name=name, seed=seed, clock=clock, device=spec.device,
-                   **dict(node_spec.params), **statics)
+                   repeat=node_spec.triggers.repeat, **dict(node_spec.params), **statics)
     except NodeConfigError as exc:
         raise located(exc, name, node_spec) from exc
 

@@ -43,9 +43,9 @@ class Clock:
 
 
 #: Attribute names of Node that a parameter or port may not shadow.
-RESERVED = frozenset({"name", "seed", "clock", "device", "setup", "step", "close", "static_outputs",
-                      "state_dict", "load_state_dict", "inputs", "outputs", "params", "fail",
-                      "report", "fires"})
+RESERVED = frozenset({"name", "seed", "clock", "device", "repeat", "setup", "step", "close",
+                      "static_outputs", "state_dict", "load_state_dict", "inputs", "outputs",
+                      "params", "fail", "report", "fires"})
 
 
 class Node:
@@ -66,7 +66,9 @@ class Node:
       that output absent this tick. Absent optional inputs arrive as None.
 
     Parameters become attributes (``self.gamma``). ``self.seed`` is the node's own seed,
-    derived from the graph seed; ``self.clock.tick`` is the current tick;
+    derived from the graph seed; ``self.clock.tick`` is the current tick (and
+    ``self.clock.total`` the run's length in ticks, when known); ``self.repeat`` how
+    many times the node runs each time it fires (its `repeat` trigger);
     ``self.device`` is the graph's device name (cpu, cuda, cuda:N, mps or auto): nodes
     that allocate tensors or modules resolve it with ``rlgraph.nodes.device.torch_device``.
     Nodes with state override ``state_dict`` / ``load_state_dict``.
@@ -85,11 +87,13 @@ class Node:
         check_declarations(cls)
 
     def __init__(self, *, name: str | None = None, seed: int = 0,
-                 clock: Clock | None = None, device: str = "cpu", **kwargs: Any) -> None:
+                 clock: Clock | None = None, device: str = "cpu", repeat: int = 1,
+                 **kwargs: Any) -> None:
         self.name = name or type(self).__name__
         self.seed = seed
         self.clock = clock or Clock()
         self.device = device
+        self.repeat = repeat
         values, statics = bind_arguments(type(self), kwargs, self.clock.total)
         for key, value in values.items():
             setattr(self, key, value)

@@ -45,6 +45,8 @@ class Kind:
     TRANSITION = PortKind("transition", "one env step of every env: obs, action, reward, "
                           "next_obs, terminated, truncated, and fields nodes add")
     BATCH = PortKind("batch", "a batch of transitions sampled for learning")
+    ROLLOUT = PortKind("rollout", "T steps of N envs in time order, with what the policy "
+                       "said when it acted (on-policy learning)")
     MODULE = PortKind("module", "a trainable network", static=True)
     SPEC = PortKind("spec", "observation and action spaces", static=True)
     BUFFER = PortKind("buffer", "a handle on a replay memory", static=True)
@@ -84,8 +86,8 @@ class Kind:
         return list(cls._registered.values())
 
 
-for _kind in (Kind.TENSOR, Kind.TRANSITION, Kind.BATCH, Kind.MODULE, Kind.SPEC, Kind.BUFFER,
-              Kind.SCALAR, Kind.EVENT, Kind.ANY):
+for _kind in (Kind.TENSOR, Kind.TRANSITION, Kind.BATCH, Kind.ROLLOUT, Kind.MODULE, Kind.SPEC,
+              Kind.BUFFER, Kind.SCALAR, Kind.EVENT, Kind.ANY):
     Kind._registered[_kind.name] = _kind
 
 

@@ -13,19 +13,27 @@ from typing import Any
 #: Public name -> the module of this package that defines it.
 EXPORTS: dict[str, str] = {
     # data on the wires
-    "EnvSpec": "data", "Transition": "data", "Batch": "data", "Episodes": "data",
+    "EnvSpec": "data", "Transition": "data", "Batch": "data", "Rollout": "data",
+    "Episodes": "data", "Record": "data",
     # environments and their transforms
     "GymEnv": "envs", "ScaleReward": "envs", "NStep": "nstep",
     # networks
-    "QNetwork": "nets", "MLP": "nets", "DuelingMLP": "nets",
+    "Network": "nets", "QNetwork": "nets", "MLP": "nets", "DuelingMLP": "nets",
+    "ActorCritic": "actor_critic", "ActorCriticMLP": "actor_critic",
+    "SharedActorCriticMLP": "actor_critic",
     # policies
-    "Greedy": "policies", "EpsilonGreedy": "policies",
+    "Greedy": "policies", "EpsilonGreedy": "policies", "SamplingPolicy": "actor_critic",
+    # on-policy data
+    "RolloutBuffer": "rollout", "GAE": "rollout", "MinibatchSampler": "rollout",
+    # preprocessing
+    "NormalizeObs": "normalize", "NormalizeReward": "normalize",
     # replay
     "ReplayBuffer": "replay", "UniformSampler": "replay", "ReplayMemory": "replay",
     "PrioritizedReplay": "prioritized", "PrioritizedSampler": "prioritized",
     "PrioritizedMemory": "prioritized",
     # learning
-    "DQNLoss": "losses", "DoubleDQNLoss": "losses", "SelectiveBackprop": "selective",
+    "DQNLoss": "losses", "DoubleDQNLoss": "losses", "PPOLoss": "ppo",
+    "SelectiveBackprop": "selective",
     "TargetNetwork": "target",
     "Optimizer": "optim", "Adam": "optim", "RMSprop": "optim", "SGD": "optim",
     "NonFiniteError": "optim",

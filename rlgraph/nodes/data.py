@@ -99,6 +99,21 @@ class Batch(Transition):
     weights: torch.Tensor | None = None
 
 
+class Rollout(Record):
+    """T steps of N envs in time order, for on-policy learning: every field is
+    (T, N, ...). Besides a Transition's fields it holds what the policy said when it
+    acted: `log_prob` (T, N) of the action taken and `value` (T, N) of obs; GAE adds
+    `advantage` and `return` (T, N). `rows()` of a rollout are rows of time steps;
+    `flat()` is the same data as a Batch of T x N rows, time-major."""
+
+    steps: torch.Tensor | None = None
+
+    def flat(self) -> Batch:
+        """The rollout as one batch of T x N rows (row t * N + n is env n at step t)."""
+        return Batch(**{k: None if v is None else v.reshape(-1, *v.shape[2:])
+                        for k, v in self.__dict__.items()})
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """What a network or a policy needs to know about an environment, fixed at build.

@@ -32,20 +32,19 @@ def layers(sizes: list[int], activation: str, last_activation: bool) -> list[nn.
     return out
 
 
-class QNetwork(Node):
-    """Base of the Q-network nodes: checks the env spec, seeds the weights, places the
-    module on the graph's device and saves it. Subclasses write `build(spec)`."""
+class Network(Node):
+    """Base of the network nodes: checks the env spec, seeds the weights, places the
+    module on the graph's device and saves it. Subclasses declare the module's role,
+    write `build(spec)` and may check the spec further in `check_spec(spec)`."""
 
     inputs = {"spec": In(Kind.SPEC, "the env's spaces; the layer sizes are inferred from them")}
-    outputs = {"module": Out(Kind.MODULE, "the torch.nn.Module, shared by policy, loss, "
-                             "target network and optimizer", role="q")}
+
+    def check_spec(self, spec: EnvSpec) -> None:
+        """Fail (self.fail) on an env this network cannot serve."""
 
     def setup(self, spec: EnvSpec) -> dict[str, Any]:
         kind = type(self).__name__
-        if spec.n_actions is None:
-            self.fail(f"{kind} is a Q-network for discrete actions; env '{spec.id}' has "
-                      f"action space {spec.action_space}", port="spec",
-                      hint="use an env with a Discrete action space")
+        self.check_spec(spec)
         if not isinstance(spec.observation_space, gym.spaces.Box):
             self.fail(f"{kind} needs a Box observation space; env '{spec.id}' has "
                       f"{spec.observation_space}", port="spec",
@@ -69,6 +68,20 @@ class QNetwork(Node):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.module.load_state_dict(state["module"])
+
+
+class QNetwork(Network):
+    """Base of the Q-network nodes: a Discrete action space, one value per action."""
+
+    outputs = {"module": Out(Kind.MODULE, "the torch.nn.Module, shared by policy, loss, "
+                             "target network and optimizer", role="q")}
+
+    def check_spec(self, spec: EnvSpec) -> None:
+        if spec.n_actions is None:
+            self.fail(f"{type(self).__name__} is a Q-network for discrete actions; env "
+                      f"'{spec.id}' has action space {spec.describe_actions()}",
+                      port="spec", hint="use an env with a Discrete action space, or an "
+                                        "actor-critic network for Box actions")
 
 
 @register

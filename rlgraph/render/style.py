@@ -19,6 +19,7 @@ KIND_COLORS: dict[PortKind, str] = {
     Kind.TENSOR: "#2563eb",  # blue
     Kind.TRANSITION: "#0d9488",  # teal
     Kind.BATCH: "#7c3aed",  # violet
+    Kind.ROLLOUT: "#9333ea",  # purple
     Kind.SCALAR: "#ea580c",  # orange
     Kind.EVENT: "#db2777",  # pink
     Kind.ANY: "#475569",  # slate

@@ -9,6 +9,18 @@ import torch
 from rlgraph.nodes.data import EnvSpec
 
 
+def env_spec(env_id: str, num_envs: int = 1) -> EnvSpec:
+    env = gym.make(env_id)
+    spec = EnvSpec(env_id, env.observation_space, env.action_space, num_envs=num_envs)
+    env.close()
+    return spec
+
+
+@pytest.fixture
+def pendulum_spec() -> EnvSpec:
+    return env_spec("Pendulum-v1")
+
+
 @pytest.fixture
 def cartpole_spec() -> EnvSpec:
     env = gym.make("CartPole-v1")
