@@ -49,3 +49,11 @@ def test_ppo_checkpoint_resumes_exactly_mid_rollout():
     rows = assert_resumes_exactly(GRAPHS / "ppo_cartpole.yaml", ("rollout.steps=16",),
                                   first=100, then=120, module="net.module")
     assert len(rows) > 10
+
+
+def test_ppo_pendulum_resumes_exactly_with_gaussian_actions():
+    rows = assert_resumes_exactly(GRAPHS / "ppo_pendulum.yaml",
+                                  ("rollout.steps=64", "sample.repeat=8",
+                                   "sample.epochs=2", "sample.minibatches=4"),
+                                  first=300, then=300, module="net.module")
+    assert len(rows) >= 8  # 200-step episodes of 4 envs
