@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from test_graphs_learning import assert_resumes_exactly
 
@@ -57,3 +58,18 @@ def test_ppo_pendulum_resumes_exactly_with_gaussian_actions():
                                    "sample.epochs=2", "sample.minibatches=4"),
                                   first=300, then=300, module="net.module")
     assert len(rows) >= 8  # 200-step episodes of 4 envs
+
+
+def test_ppo_halfcheetah_builds_normalizes_and_steps():
+    """The MuJoCo graph (`pip install -e ".[mujoco]"`; CI installs it): a few ticks, the
+    learner's observations normalized and its rewards scaled."""
+    pytest.importorskip("mujoco", reason="MuJoCo is the optional extra .[mujoco]")
+    with build(load(GRAPHS / "ppo_halfcheetah.yaml",
+                    overrides=["rollout.steps=16", "sample.repeat=2", "sample.epochs=1",
+                               "sample.minibatches=2"])) as graph:
+        graph.run(40)
+        norm = graph.nodes["norm"]
+        assert norm.stats is not None and norm.stats.mean.shape == (17,)
+        assert graph.nodes["optim"].updates == 4  # two rollouts, two minibatches each
+        obs = graph.value("norm.obs")
+        assert obs.shape == (1, 17) and float(obs.abs().max()) <= 10.0
