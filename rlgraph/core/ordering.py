@@ -14,13 +14,17 @@ its nodes), and the constraints must not form a cycle with the stream wires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import networkx as nx
 
 from .errors import GraphError, choices_hint
 from .node import Node
-from .ports import Kind
+from .ports import In, Kind
 from .schedule import (
     _burst_order,
+    _is_static,
+    dependency_edges,
     order_pairs,
     order_targets,
     repeat_cones,
@@ -118,13 +122,60 @@ def find_unordered_updates(spec: GraphSpec, classes: dict[str, type[Node]]
     return errors
 
 
+def find_stale_gradients(spec: GraphSpec, classes: dict[str, type[Node]]
+                         ) -> list[GraphError]:
+    """A node that builds autograd graphs through modules (its `grad=True` inputs), an
+    optimizer downstream of it that trains one of those modules (so its backward pass
+    runs through that node's graph), and a node that changes one of the modules in
+    between: the backward pass would combine activations saved before the change with
+    the changed weights (silently, with fused kernels)."""
+    position = {name: i for i, name in enumerate(tick_order(spec, classes))}
+    stream = nx.DiGraph()
+    stream.add_nodes_from(spec.nodes)
+    for wire in dependency_edges(spec, classes):
+        if not wire.delayed and not _is_static(wire, classes):
+            stream.add_edge(wire.src.node, wire.dst_node)
+    writers = {module: w for module, (_, w) in _module_users(spec, classes).items()}
+    trains = {name: _modules(spec, classes, name, lambda d: d.writes) for name in classes}
+    errors = []
+    for builder, cls in classes.items():
+        through = _modules(spec, classes, builder, lambda d: d.grad)
+        if not cls.fires() or not through:
+            continue
+        optimizers = [d for d in nx.descendants(stream, builder) if trains[d] & through]
+        for optim in optimizers:
+            for module in through:
+                for writer in writers.get(module, []):
+                    if writer != optim and position.get(builder, -1) < position.get(
+                            writer, -1) < position.get(optim, -1):
+                        errors.append(GraphError(
+                            f"builds its loss through '{module[0]}.{module[1]}', which "
+                            f"'{writer}' changes before '{optim}' differentiates that "
+                            f"loss: the gradient would mix activations saved before the "
+                            f"change with the changed weights (with a fused optimizer, "
+                            f"silently)", spec.nodes[builder].loc, node=builder,
+                            hint=f"build it after the change: order: {{after: "
+                                 f"[{writer}]}} on '{builder}'"))
+    return errors
+
+
+def _modules(spec: GraphSpec, classes: dict[str, type[Node]], name: str,
+             which: Callable[[In], bool]) -> set[tuple[str, str]]:
+    """The module outputs (node, port) wired into `name`'s module inputs that `which`
+    selects."""
+    wires = spec.nodes[name].inputs
+    return {(wires[p].src.node, wires[p].src.port) for p, decl in classes[name].inputs.items()
+            if decl.kind is Kind.MODULE and which(decl) and p in wires}
+
+
 def _burst_graph(spec: GraphSpec, classes: dict[str, type[Node]],
                  members: list[str]) -> nx.DiGraph:
     inside = set(members)
     g = nx.DiGraph()
     g.add_nodes_from(members)
-    for wire in spec.edges():
-        if wire.src.node in inside and wire.dst_node in inside and not wire.delayed:
+    for wire in dependency_edges(spec, classes):
+        if wire.src.node in inside and wire.dst_node in inside and not wire.delayed \
+                and not _is_static(wire, classes):
             g.add_edge(wire.src.node, wire.dst_node)
     for first, then, _, _ in order_pairs(spec):
         if first in inside and then in inside:

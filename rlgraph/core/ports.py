@@ -116,7 +116,10 @@ ROLES: dict[str, str] = {
     "value": "a state-value function: module(obs) -> (batch,) values",
     "actor_critic": "a policy and a value function in one module (a shared trunk)",
     "actor": "a deterministic policy for Box actions: module(obs) -> actions",
+    "stochastic_actor": "a tanh-squashed Gaussian policy for Box actions: "
+                        "sample(obs) -> (action, log_prob), reparameterized",
     "critic": "Q-values of Box actions: module(obs, action) -> values",
+    "temperature": "SAC's entropy coefficient: module() -> alpha = exp(log_alpha)",
 }
 
 
@@ -177,9 +180,19 @@ class In(_Port):
         ROLES); None takes any module (an optimizer, a target network).
     writes: for module ports, the node changes the module's parameters when it fires
         (an optimizer); the graph must order it against the nodes that read the module.
+    grad: for module ports, what the node emits carries autograd graphs through the
+        module (a loss's prediction); the module must not change between this node and
+        the optimizer that differentiates its output.
     """
 
     optional: bool = field(default=False, kw_only=True)
+    grad: bool = field(default=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.grad and self.kind is not Kind.MODULE:
+            raise TypeError(f"grad=True on a {self.kind} port: only module ports name a "
+                            f"network a node differentiates through")
 
 
 @dataclass(frozen=True)

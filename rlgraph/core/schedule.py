@@ -142,7 +142,8 @@ def _burst_order(spec: GraphSpec, classes: dict[str, type[Node]],
     g = nx.DiGraph()
     g.add_nodes_from(cone)
     for e in dependency_edges(spec, classes):
-        if e.src.node in members and e.dst_node in members and not e.delayed:
+        if e.src.node in members and e.dst_node in members and not e.delayed \
+                and not _is_static(e, classes):
             g.add_edge(e.src.node, e.dst_node)
     for first, then, _, _ in order_pairs(spec):
         if first in members and then in members:

@@ -14,7 +14,12 @@ import networkx as nx
 
 from .errors import GraphError, GraphWarning, choices_hint
 from .node import Node
-from .ordering import check_order_names, find_order_cycles, find_unordered_updates
+from .ordering import (
+    check_order_names,
+    find_order_cycles,
+    find_stale_gradients,
+    find_unordered_updates,
+)
 from .ports import ROLES, In, Kind, Out, kinds_compatible
 from .registry import REGISTRY, Registry, RegistryError
 from .schedule import dependency_edges, dependency_graph, mixed_consumers, repeat_cones
@@ -59,6 +64,7 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
         checked.errors.extend(find_order_cycles(spec, checked.classes))
     if whole and not checked.errors:
         checked.errors.extend(find_unordered_updates(spec, checked.classes))
+        checked.errors.extend(find_stale_gradients(spec, checked.classes))
     if whole and not checked.errors and any(n.triggers.repeat > 1
                                             for n in spec.nodes.values()):
         check_repeats(spec, checked.classes, checked.errors, checked.warnings)

@@ -21,8 +21,11 @@ EXPORTS: dict[str, str] = {
     "Network": "nets", "QNetwork": "nets", "MLP": "nets", "DuelingMLP": "nets",
     "ActorCritic": "actor_critic", "ActorCriticMLP": "actor_critic",
     "SharedActorCriticMLP": "actor_critic",
+    "SquashedGaussianActor": "continuous", "DeterministicActor": "continuous",
+    "TwinQNetwork": "continuous", "Temperature": "continuous",
     # policies
     "Greedy": "policies", "EpsilonGreedy": "policies", "SamplingPolicy": "actor_critic",
+    "UniformWarmup": "policies", "SACPolicy": "sac", "NoisyActorPolicy": "td3",
     # on-policy data
     "RolloutBuffer": "rollout", "GAE": "rollout", "MinibatchSampler": "rollout",
     # preprocessing
@@ -33,6 +36,8 @@ EXPORTS: dict[str, str] = {
     "PrioritizedMemory": "prioritized",
     # learning
     "DQNLoss": "losses", "DoubleDQNLoss": "losses", "PPOLoss": "ppo",
+    "SACCriticLoss": "sac", "SACActorLoss": "sac", "TemperatureLoss": "sac",
+    "TD3CriticLoss": "td3", "TD3ActorLoss": "td3",
     "SelectiveBackprop": "selective",
     "TargetNetwork": "target",
     "Optimizer": "optim", "Adam": "optim", "RMSprop": "optim", "SGD": "optim",

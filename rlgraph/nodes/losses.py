@@ -46,7 +46,7 @@ class DQNLoss(Node):
 
     inputs = {
         "batch": In(Kind.BATCH, "sampled transitions"),
-        "q": In(Kind.MODULE, "the Q-network being trained", role="q"),
+        "q": In(Kind.MODULE, "the Q-network being trained", role="q", grad=True),
         "target_q": In(Kind.MODULE, "the network that values next states", role="q"),
     }
     outputs = {

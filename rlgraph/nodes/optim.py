@@ -10,7 +10,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
-from rlgraph.core import In, Kind, Node, Param, register
+from rlgraph.core import In, Kind, Node, Out, Param, register
 from rlgraph.core.schedules import Schedule
 
 from .speedups import FusedAdamStep
@@ -52,6 +52,11 @@ class Optimizer(Node):
         "loss": In(Kind.SCALAR, "the loss to minimize (a tensor with gradient)"),
         "module": In(Kind.MODULE, "the network whose parameters are updated", writes=True),
     }
+    outputs = {
+        "updated": Out(Kind.EVENT, "the number of updates so far, after each one: trigger "
+                       "a node once per gradient step with `on: optim.updated` (a target "
+                       "network's Polyak update, TD3's delayed actor)"),
+    }
     common_params: ClassVar[dict[str, Param]] = {
         "lr": Param(float, 1e-3, "learning rate (or a schedule of it, e.g. "
                     "{linear: [3.0e-4, 0.0]} over the run)", low=0.0, low_open=True,
@@ -92,7 +97,7 @@ class Optimizer(Node):
         self.updates = 0
         self.grad_norm: torch.Tensor | None = None
 
-    def step(self, loss: torch.Tensor) -> None:
+    def step(self, loss: torch.Tensor) -> dict[str, int]:
         # retain_graph: another optimizer may still differentiate the same loss
         grads = torch.autograd.grad(loss, self.parameters, retain_graph=True,
                                     allow_unused=True)
@@ -111,6 +116,7 @@ class Optimizer(Node):
                 group["lr"] = lr
         self.apply(grads)
         self.updates += 1
+        return {"updated": self.updates}
 
     def apply(self, grads: tuple[torch.Tensor | None, ...]) -> None:
         """Update the parameters from `grads` (also in each parameter's .grad)."""

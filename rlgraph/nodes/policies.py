@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -11,7 +12,7 @@ from torch import nn
 
 from rlgraph.core import Acting, In, Kind, Node, Out, Param, register
 
-from .data import Episodes
+from .data import EnvSpec, Episodes
 
 
 def linear_schedule(start: float, end: float, decay_steps: int, t: int) -> float:
@@ -147,3 +148,53 @@ class EpsilonGreedy(Node, Acting):
         self.epsilon = state["epsilon"]
         self._epsilon_count = -1
         self.rng.bit_generator.state = state["rng"]
+
+
+@register
+class UniformWarmup(Node, Acting):
+    """Acts uniformly at random while the policy after it is silent, then passes it on.
+
+    Wire the env's action from here and this node's `action` from the learned policy,
+    which you give `after: N` (SB3's learning_starts): for the first N ticks the env
+    takes uniformly random actions from its own space (this node's seeded generator),
+    after that the policy's. Any action space gymnasium can sample. In evaluation it
+    passes the policy's action on.
+    """
+
+    inputs = {
+        "spec": In(Kind.SPEC, "the env's spaces: what to sample"),
+        "action": In(Kind.TENSOR, "the learned policy's actions, absent while it waits",
+                     optional=True),
+    }
+    outputs = {"action": Out(Kind.TENSOR, "the actions the env takes, one row per env")}
+
+    def setup(self, spec: EnvSpec) -> None:
+        self.spec = spec
+        self.space = copy.deepcopy(spec.action_space)
+        self.space.seed(self.seed)
+        self.random_ticks = 0
+
+    def step(self, action: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if action is not None:
+            return {"action": action}
+        self.random_ticks += 1
+        sampled = np.stack([self.space.sample() for _ in range(self.spec.num_envs)])
+        return {"action": torch.from_numpy(sampled)}
+
+    def act(self, action: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The policy's action: evaluation never explores at random."""
+        if action is None:
+            self.fail("evaluation found no action from the policy before UniformWarmup",
+                      port="action", hint="wire action from the learned policy")
+        return {"action": action}
+
+    def report(self) -> dict[str, float]:
+        return {"random_ticks": self.random_ticks}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.space.np_random.bit_generator.state,
+                "random_ticks": self.random_ticks}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.space.np_random.bit_generator.state = state["rng"]
+        self.random_ticks = state["random_ticks"]

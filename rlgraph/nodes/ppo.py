@@ -36,7 +36,7 @@ class PPOLoss(Node):
         "batch": In(Kind.BATCH, "a minibatch of a rollout with log_prob, value, advantage "
                     "and returns (MinibatchSampler)"),
         "module": In(Kind.MODULE, "the actor-critic network being trained",
-                     role="actor_critic"),
+                     role="actor_critic", grad=True),
     }
     outputs = {
         "loss": Out(Kind.SCALAR, "the total loss (a tensor with gradient)"),
