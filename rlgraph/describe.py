@@ -68,9 +68,9 @@ def protocols(cls: type[Node]) -> list[str]:
     elif issubclass(cls, CountsEnvSteps):
         out.append("counts env steps")
     if issubclass(cls, Acting):
-        how = {"greedy": "greedily", "deterministic": "deterministically"}.get(
-            cls.act_mode, f"({cls.act_mode})")
-        out.append(f"acting: in evaluation it acts {how}, changing no state")
+        how = {"greedy": "acts greedily", "deterministic": "acts deterministically",
+               "pass": "hands on what it gets"}.get(cls.act_mode, f"acts ({cls.act_mode})")
+        out.append(f"acting: in evaluation it {how}, changing no state")
     if issubclass(cls, RowSource):
         out.append(f"a row source: a run writes its rows to {cls.log_name}.csv "
                    f"({', '.join(cls.row_fields)})")

@@ -105,7 +105,8 @@ class Acting:
     output with its current statistics) and changes no state: no random draw, no
     schedule or statistics update. It takes the node's stream inputs by keyword, like
     `step` (inputs evaluation has no value for arrive as None). `act_mode` says in a
-    word how it acts, for what `rlgraph eval` prints."""
+    word how it acts, for what `rlgraph eval` prints: greedy, deterministic, or pass (a
+    node that hands on what it gets: a preprocessor, a warm-up)."""
 
     act_mode: ClassVar[str] = "deterministic"
     act: Callable[..., Mapping[str, Any]]

@@ -163,19 +163,27 @@ class Actor:
         """How it acts, for a person: 'qnet.module through policy (EpsilonGreedy, greedy)'."""
         if self.q is not None:
             return f"{self.q} (greedy)"
-        node = self.graph.nodes[self.policy.node]
-        modules = [str(e.src) for port, e in self.graph.spec.nodes[self.policy.node]
-                   .inputs.items() if type(node).inputs[port].kind is Kind.MODULE]
-        acting = f"{self.policy.node} ({type(node).__name__}, {self.mode})"
-        return f"{', '.join(modules)} through {acting}" if modules else acting
+        modules, acting = [], []
+        for name in self.path.nodes:
+            node = self.graph.nodes[name]
+            modules += [str(e.src) for port, e in self.graph.spec.nodes[name].inputs.items()
+                        if type(node).inputs[port].kind is Kind.MODULE]
+            mode = node.act_mode if isinstance(node, Acting) else "deterministic"
+            acting.append(f"{name} ({type(node).__name__}"
+                          + ("" if mode == "pass" else f", {mode}") + ")")
+        path = " -> ".join(acting)
+        return f"{', '.join(modules)} through {path}" if modules else path
 
     @property
     def mode(self) -> str:
-        """'greedy' or 'deterministic': how the policy acts in evaluation."""
+        """'greedy' or 'deterministic': how the policy acts in evaluation (the mode of
+        the last node on the path that does not just pass actions or data on)."""
         if self.q is not None:
             return "greedy"
-        node = self.graph.nodes[self.policy.node]
-        return node.act_mode if isinstance(node, Acting) else "deterministic"
+        modes = [node.act_mode for name in self.path.nodes
+                 if isinstance(node := self.graph.nodes[name], Acting)
+                 and node.act_mode != "pass"]
+        return modes[-1] if modes else "deterministic"
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         values: dict[tuple[str, str], Any] = {(self.env_name, self.env.obs_output): obs}

@@ -55,6 +55,8 @@ class NormalizeObs(Node, Acting):
     are, without updating them; they are saved in checkpoints.
     """
 
+    act_mode = "pass"
+
     inputs = {
         "obs": In(Kind.TENSOR, "raw observations, one row per env"),
         "transition": In(Kind.TRANSITION, "the env's transitions, to normalize alike",

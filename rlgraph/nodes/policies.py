@@ -161,6 +161,8 @@ class UniformWarmup(Node, Acting):
     passes the policy's action on.
     """
 
+    act_mode = "pass"
+
     inputs = {
         "spec": In(Kind.SPEC, "the env's spaces: what to sample"),
         "action": In(Kind.TENSOR, "the learned policy's actions, absent while it waits",

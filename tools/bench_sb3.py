@@ -1,15 +1,17 @@
-"""PPO side by side: rlgraph's graphs/ppo_<env>.yaml against Stable-Baselines3's PPO with
-rl-baselines3-zoo's settings, interleaved per seed on one machine, one torch thread each.
+"""rlgraph against Stable-Baselines3, side by side: graphs/<algo>_<env>.yaml against SB3's
+<algo> with rl-baselines3-zoo's settings, interleaved per seed on one machine, one torch
+thread each.
 
-    python tools/bench_ppo.py --env cartpole --seeds 1 2 3 4 5 --sb3-python VENV/bin/python
+    python tools/bench_sb3.py --algo ppo --env cartpole --seeds 1 2 3 4 5 \
+        --sb3-python VENV/bin/python
 
 Set the peer up once, in its own virtual environment (SB3 is not an rlgraph dependency):
 
     python -m venv --system-site-packages /tmp/venv_sb3
     /tmp/venv_sb3/bin/pip install "torch==2.13.0" stable-baselines3
 
-Each run is a fresh process (rlgraph: tools/bench_ppo.py --one; SB3:
-tools/sb3_ppo_run.py); for every seed the two run one after the other. Reported per
+Each run is a fresh process (rlgraph: tools/bench_sb3.py --one; SB3: tools/sb3_run.py);
+for every seed the two run one after the other. Reported per
 seed: the wall time of training (SB3's learn(), rlgraph's graph.run) and the final
 agent's deterministic return over `--episodes` episodes, the same env seeds for both.
 """
@@ -26,21 +28,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GRAPHS = {"cartpole": ROOT / "graphs" / "ppo_cartpole.yaml",
-          "pendulum": ROOT / "graphs" / "ppo_pendulum.yaml",
-          "halfcheetah": ROOT / "graphs" / "ppo_halfcheetah.yaml"}
+PAIRS = {("ppo", "cartpole"), ("ppo", "pendulum"), ("ppo", "halfcheetah"),
+         ("sac", "pendulum"), ("sac", "halfcheetah"), ("td3", "pendulum")}
 EVAL_SEED = 1_000_000
 
 
-def one_rlgraph_run(graph: Path, seed: int, episodes: int, steps: int | None) -> dict:
-    """Train the graph in this process; what sb3_ppo_run.py prints, for rlgraph."""
+def one_rlgraph_run(graph: Path, seed: int, episodes: int, env_steps: int | None) -> dict:
+    """Train the graph in this process (`env_steps` of all its envs, default its own
+    steps); what sb3_run.py prints, for rlgraph."""
     import torch
 
     from rlgraph.core import build, load
     from rlgraph.workflow.evaluate import evaluate_graph
     torch.set_num_threads(1)
-    overrides = [f"steps={steps}"] if steps else []
-    with build(load(graph, overrides=overrides), seed=seed) as g:
+    checked = load(graph)
+    if env_steps:
+        envs = int(checked.spec.nodes["env"].params.get("num_envs", 1))
+        checked.spec.steps = -(-env_steps // envs)
+    with build(checked, seed=seed) as g:
         ticks = g.spec.steps
         assert ticks is not None
         start = time.perf_counter()
@@ -60,35 +65,41 @@ def run(command: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=sorted(GRAPHS), default="cartpole")
+    parser.add_argument("--algo", choices=sorted({a for a, _ in PAIRS}), default="ppo")
+    parser.add_argument("--env", choices=sorted({e for _, e in PAIRS}), default="cartpole")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--sb3-python", help="python of the venv with SB3 (none: rlgraph only)")
-    parser.add_argument("--steps", type=int, help="override the graph's ticks (and SB3's "
-                        "env steps accordingly); default: each side's own budget")
+    parser.add_argument("--env-steps", type=int, help="env steps for both (default: the "
+                        "graph's steps and the zoo's budget, which agree)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if (args.algo, args.env) not in PAIRS:
+        parser.error(f"no graphs/{args.algo}_{args.env}.yaml; pairs: {sorted(PAIRS)}")
+    graph = ROOT / "graphs" / f"{args.algo}_{args.env}.yaml"
     if args.one:  # a child process: one rlgraph run
-        print(json.dumps(one_rlgraph_run(GRAPHS[args.env], args.seed, args.episodes,
-                                         args.steps)))
+        print(json.dumps(one_rlgraph_run(graph, args.seed, args.episodes, args.env_steps)))
         return
     load = os.getloadavg()
-    print(f"PPO on {args.env}, seeds {args.seeds}, {args.episodes} deterministic episodes "
+    print(f"{args.algo} on {args.env}, seeds {args.seeds}, {args.episodes} deterministic episodes "
           f"each; load average at start {load[0]:.2f}, {os.cpu_count()} cores\n")
     print("| seed | SB3 learn s | SB3 final return | rlgraph train s | rlgraph final "
           "return | rlgraph / SB3 time |")
     print("|---:|---:|---:|---:|---:|---:|")
     ratios, finals = [], {"sb3": [], "rlgraph": []}
     for seed in args.seeds:
-        ours = run([sys.executable, __file__, "--one", "--env", args.env, "--seed",
+        ours = run([sys.executable, __file__, "--one", "--algo", args.algo, "--env",
+                    args.env, "--seed",
                     str(seed), "--episodes", str(args.episodes),
-                    *(["--steps", str(args.steps)] if args.steps else [])])
+                    *(["--env-steps", str(args.env_steps)] if args.env_steps else [])])
         finals["rlgraph"].append(statistics.fmean(ours["returns"]))
         sb3: dict | None = None
         if args.sb3_python:
-            sb3 = run([args.sb3_python, str(ROOT / "tools" / "sb3_ppo_run.py"), "--env",
-                       args.env, "--seed", str(seed), "--episodes", str(args.episodes)])
+            sb3 = run([args.sb3_python, str(ROOT / "tools" / "sb3_run.py"), "--algo",
+                       args.algo, "--env", args.env, "--seed", str(seed), "--episodes",
+                       str(args.episodes),
+                       *(["--steps", str(args.env_steps)] if args.env_steps else [])])
             finals["sb3"].append(statistics.fmean(sb3["returns"]))
             ratios.append(ours["learn_s"] / sb3["learn_s"])
         sb3_cells = (f"{sb3['learn_s']:.1f} | {statistics.fmean(sb3['returns']):.1f}"

@@ -1,9 +1,9 @@
-"""One Stable-Baselines3 PPO run with rl-baselines3-zoo's hyper-parameters, for
-tools/bench_ppo.py. Runs inside the benchmark's own virtual environment (SB3 is never a
+"""One Stable-Baselines3 run with rl-baselines3-zoo's hyper-parameters, for
+tools/bench_sb3.py. Runs inside the benchmark's own virtual environment (SB3 is never a
 dependency of rlgraph); prints one JSON line: learn() wall time and the final agent's
 deterministic returns.
 
-    VENV/bin/python tools/sb3_ppo_run.py --env cartpole --seed 1
+    VENV/bin/python tools/sb3_run.py --algo ppo --env cartpole --seed 1
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import time
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
 
 
@@ -24,8 +25,10 @@ def linear(start: float) -> Any:
     return lambda progress_remaining: progress_remaining * start
 
 
-#: rl-baselines3-zoo hyperparams/ppo.yml (CartPole-v1 and Pendulum-v1, both "Tuned")
-ZOO: dict[str, dict[str, Any]] = {
+#: rl-baselines3-zoo hyperparams/{ppo,sac}.yml (PPO: CartPole-v1 and Pendulum-v1, both
+#: "Tuned"; SAC: Pendulum-v1, and the MuJoCo defaults for HalfCheetah); TD3 on Pendulum
+#: with SB3's defaults at SAC's learning rate and warm-up (the zoo lists Pendulum-v0 only)
+ZOO: dict[str, dict[str, dict[str, Any]]] = {"ppo": {
     "cartpole": {"env_id": "CartPole-v1", "n_envs": 8, "n_timesteps": 100_000,
                  "hyper": {"n_steps": 32, "batch_size": 256, "gae_lambda": 0.8,
                            "gamma": 0.98, "n_epochs": 20, "ent_coef": 0.0,
@@ -34,10 +37,19 @@ ZOO: dict[str, dict[str, Any]] = {
                  "hyper": {"n_steps": 1024, "gae_lambda": 0.95, "gamma": 0.9,
                            "n_epochs": 10, "ent_coef": 0.0, "learning_rate": 1e-3,
                            "clip_range": 0.2, "use_sde": True, "sde_sample_freq": 4}},
-}
+}, "sac": {
+    "pendulum": {"env_id": "Pendulum-v1", "n_envs": 1, "n_timesteps": 20_000,
+                 "hyper": {"learning_rate": 1e-3}},
+    "halfcheetah": {"env_id": "HalfCheetah-v5", "n_envs": 1, "n_timesteps": 300_000,
+                    "hyper": {"learning_starts": 10_000}},
+}, "td3": {
+    "pendulum": {"env_id": "Pendulum-v1", "n_envs": 1, "n_timesteps": 20_000,
+                 "hyper": {"learning_rate": 1e-3, "learning_starts": 100}},
+}}
+ALGOS = {"ppo": PPO, "sac": SAC, "td3": TD3}
 
 
-def evaluate(model: PPO, env_id: str, episodes: int, seed: int) -> list[float]:
+def evaluate(model: Any, env_id: str, episodes: int, seed: int) -> list[float]:
     """Deterministic episodes, env i seeded seed + i (as rlgraph's evaluation seeds)."""
     env = gym.make(env_id)
     returns = []
@@ -56,16 +68,23 @@ def evaluate(model: PPO, env_id: str, episodes: int, seed: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", choices=sorted(ZOO), required=True)
+    parser.add_argument("--algo", choices=sorted(ZOO), required=True)
+    parser.add_argument("--env", required=True)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--steps", type=int, help="env steps (default: the zoo's)")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--eval-seed", type=int, default=1_000_000)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    zoo = ZOO[args.env]
+    zoo = ZOO[args.algo][args.env]
     env = make_vec_env(zoo["env_id"], n_envs=zoo["n_envs"], seed=args.seed)
-    model = PPO("MlpPolicy", env, seed=args.seed, device="cpu", verbose=0, **zoo["hyper"])
+    hyper = dict(zoo["hyper"])
+    if args.algo == "td3":
+        from stable_baselines3.common.noise import NormalActionNoise
+        size = env.action_space.shape[0]
+        hyper["action_noise"] = NormalActionNoise(np.zeros(size), 0.1 * np.ones(size))
+    model = ALGOS[args.algo]("MlpPolicy", env, seed=args.seed, device="cpu", verbose=0,
+                             **hyper)
     start = time.perf_counter()
     model.learn(total_timesteps=args.steps or zoo["n_timesteps"])
     wall = time.perf_counter() - start
