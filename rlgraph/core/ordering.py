@@ -24,8 +24,8 @@ from .ports import In, Kind
 from .schedule import (
     _burst_order,
     _is_static,
+    burst_graph,
     dependency_edges,
-    order_pairs,
     order_targets,
     repeat_cones,
     tick_order,
@@ -104,7 +104,7 @@ def find_unordered_updates(spec: GraphSpec, classes: dict[str, type[Node]]
     cones = repeat_cones(spec, classes)
     unit_of = {member: root for root, cone in cones.items() for member in cone}
     units = unit_graph(spec, classes, cones)
-    bursts = {root: _burst_graph(spec, classes, [root, *cone]) for root, cone in cones.items()}
+    bursts = {root: burst_graph(spec, classes, [root, *cone]) for root, cone in cones.items()}
     errors = []
     for (src, port), (readers, writers) in _module_users(spec, classes).items():
         for writer in writers:
@@ -166,21 +166,6 @@ def _modules(spec: GraphSpec, classes: dict[str, type[Node]], name: str,
     wires = spec.nodes[name].inputs
     return {(wires[p].src.node, wires[p].src.port) for p, decl in classes[name].inputs.items()
             if decl.kind is Kind.MODULE and which(decl) and p in wires}
-
-
-def _burst_graph(spec: GraphSpec, classes: dict[str, type[Node]],
-                 members: list[str]) -> nx.DiGraph:
-    inside = set(members)
-    g = nx.DiGraph()
-    g.add_nodes_from(members)
-    for wire in dependency_edges(spec, classes):
-        if wire.src.node in inside and wire.dst_node in inside and not wire.delayed \
-                and not _is_static(wire, classes):
-            g.add_edge(wire.src.node, wire.dst_node)
-    for first, then, _, _ in order_pairs(spec):
-        if first in inside and then in inside:
-            g.add_edge(first, then)
-    return g
 
 
 def _connected(g: nx.DiGraph | nx.MultiDiGraph, a: str, b: str) -> bool:

@@ -132,24 +132,30 @@ def repeat_cones(spec: GraphSpec, classes: dict[str, type[Node]]) -> dict[str, l
     return cones
 
 
+def burst_graph(spec: GraphSpec, classes: dict[str, type[Node]],
+                members: list[str]) -> nx.DiGraph:
+    """What orders the nodes of one burst among themselves: their non-delayed stream
+    wires and the `order:` constraints between two of them."""
+    inside = set(members)
+    g = nx.DiGraph()
+    g.add_nodes_from(members)
+    for e in dependency_edges(spec, classes):
+        if e.src.node in inside and e.dst_node in inside and not e.delayed \
+                and not _is_static(e, classes):
+            g.add_edge(e.src.node, e.dst_node)
+    for first, then, _, _ in order_pairs(spec):
+        if first in inside and then in inside:
+            g.add_edge(first, then)
+    return g
+
+
 def _burst_order(spec: GraphSpec, classes: dict[str, type[Node]],
                  cone: list[str]) -> list[str]:
     """A burst's members in stream order, moved only as far as `order:` constraints
     between two of them require."""
-    if not cone:
-        return []
-    members = set(cone)
-    g = nx.DiGraph()
-    g.add_nodes_from(cone)
-    for e in dependency_edges(spec, classes):
-        if e.src.node in members and e.dst_node in members and not e.delayed \
-                and not _is_static(e, classes):
-            g.add_edge(e.src.node, e.dst_node)
-    for first, then, _, _ in order_pairs(spec):
-        if first in members and then in members:
-            g.add_edge(first, then)
     position = {name: i for i, name in enumerate(cone)}
-    return list(nx.lexicographical_topological_sort(g, key=lambda n: position[n]))
+    return list(nx.lexicographical_topological_sort(burst_graph(spec, classes, cone),
+                                                    key=lambda n: position[n]))
 
 
 def mixed_consumers(spec: GraphSpec, classes: dict[str, type[Node]],
