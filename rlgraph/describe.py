@@ -50,13 +50,18 @@ def describe_type(name: str, cls: type[Node]) -> str:
 
 
 def port_flags(decl: In | Out) -> str:
-    """'module (static, role q)': the kind, then static / optional / roles / like."""
+    """'module (static, role q)': the kind, then static / optional / roles / like /
+    grad / writes."""
     extra = [w for w, on in (("static", decl.static),
                              ("optional", isinstance(decl, In) and decl.optional)) if on]
     if decl.roles:
         extra.append("role " + " or ".join(decl.roles))
     if isinstance(decl, Out) and decl.like:
         extra.append(f"role of what feeds '{decl.like}'")
+    if isinstance(decl, In) and decl.grad:
+        extra.append("grad")  # the node's outputs carry gradients through it
+    if decl.writes:
+        extra.append("writes")  # the node changes the module when it fires
     return str(decl.kind) + (f" ({', '.join(extra)})" if extra else "")
 
 

@@ -62,6 +62,10 @@ def test_importing_rlgraph_nodes_alone_loads_neither_torch_nor_gymnasium():
     ("DQNLoss", "module (static, role q)"),
     ("TargetNetwork", "module (static, role of what feeds 'source')"),
     ("Adam", "repeat N"),
+    ("Adam", "number or a schedule, > 0.0, default 0.001"),
+    ("UniformWarmup", "acting: in evaluation it hands on what it gets"),
+    ("SACActorLoss", "module (static, role critic, grad)"),
+    ("Adam", "module (static, writes)"),
 ])
 def test_rlgraph_nodes_shows_roles_and_what_the_workflow_can_ask(name, shown, capsys):
     assert main(["nodes", name]) == 0
