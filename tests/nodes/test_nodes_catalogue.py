@@ -60,7 +60,7 @@ def test_importing_rlgraph_nodes_alone_loads_neither_torch_nor_gymnasium():
     ("EpsilonGreedy", "acting: in evaluation it acts greedily, changing no state"),
     ("Metrics", "a row source: a run writes its rows to metrics.csv"),
     ("DQNLoss", "module (static, role q)"),
-    ("TargetNetwork", "module (static, role of what feeds 'source')"),
+    ("TargetNetwork", "module (static, role of what feeds 'source', writes)"),
     ("Adam", "repeat N"),
     ("Adam", "number or a schedule, > 0.0, default 0.001"),
     ("UniformWarmup", "acting: in evaluation it hands on what it gets"),
