@@ -51,9 +51,8 @@ class Environment(CountsEnvSteps):
     """A node that steps environments: its policy feeds `action_input`, and evaluation
     replaces it by fresh copies whose observations stand in for its `obs_output`.
 
-    `trusted_modules` names the modules whose classes its saved state may hold (the
-    restricted unpickler of checkpoints allows those and nothing else it would not
-    allow anyway)."""
+    Its state_dict, like every node's, is plain data: a checkpoint is untrusted input,
+    and anything that must be unpickled goes through rlgraph.nodes.safe_pickle."""
 
     #: the input the policy's actions come in on
     action_input: ClassVar[str] = "action"
@@ -72,10 +71,6 @@ class Environment(CountsEnvSteps):
         never touches the node's own envs or their random numbers. `options` change how
         the copies are made, as the env family defines (GymEnv: keyword arguments for
         gymnasium.make that replace the training env's)."""
-
-    def trusted_modules(self) -> set[str]:
-        """Modules whose classes this node's checkpointed state may name."""
-        return set()
 
 
 class RowSource(ABC):

@@ -4,9 +4,11 @@ A checkpoint is `torch.save` of plain containers only (dicts, lists, tuples, num
 strings, bytes, tensors), so it is read back with `torch.load(weights_only=True)`, which
 builds no arbitrary objects. Node state that is not plain (numpy arrays, deques, named
 tuples, the "absent" marker on delayed wires) is encoded as tagged dicts and decoded
-after loading. Pickled environments inside a node's state (GymEnv saves its sub-envs
-with pickle) are unpickled first with a restricted unpickler (see `safe_pickle`) before
-any node sees them, so a checkpoint that names other code is refused.
+after loading, without running any class's constructor (a record, named tuple or
+dataclass is made with `__new__` and its fields set; its class must already be loaded:
+a checkpoint imports nothing). Environments are data too (rlgraph.nodes.envstate); an
+env without a state adapter is a pickle that GymEnv reads with the one restricted
+unpickler (rlgraph.nodes.safe_pickle), and a refusal names the file.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import ABSENT, Environment, Graph, GraphError, GraphErrors, Loc, Node
+from ..core import ABSENT, Graph, GraphError, GraphErrors, Loc, Node
 from ..core.ports import Kind
-from .safe_pickle import UnsafePickle, check_pickle
+from ..nodes.safe_pickle import UnsafePickle
 
 FORMAT = "rlgraph-checkpoint"
 #: 2: EpsilonGreedy keeps a numpy generator and the replay writes in batches; a version
 #: 1 run cannot continue on the same random streams.
-VERSION = 2
+#: 3: GymEnv saves its envs as data (rlgraph.nodes.envstate), a list under "envs".
+VERSION = 3
 TAG = "__rlgraph__"  # key of an encoded non-plain value
 PREFIX, SUFFIX = "ckpt-", ".pt"
 
@@ -104,16 +107,32 @@ def decode(value: Any) -> Any:
     if tag in ("tuple", "set", "frozenset"):
         return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](
             decode(v) for v in value["items"])
+    # objects are made with __new__ and their fields set: no constructor runs
     if tag == "namedtuple":
-        return _loaded_class(value["type"], tuple)(*(decode(v) for v in value["items"]))
+        cls = _loaded_class(value["type"], tuple)
+        items = tuple(decode(v) for v in value["items"])
+        if len(items) != len(getattr(cls, "_fields", ())):
+            raise ValueError(f"{value['type']} has {len(cls._fields)} fields, not "  # type: ignore[attr-defined]
+                             f"{len(items)}")
+        return tuple.__new__(cls, items)
     if tag == "record":
-        return _loaded_class(value["type"], SimpleNamespace)(
-            **{k: decode(v) for k, v in value["fields"].items()})
+        cls = _loaded_class(value["type"], SimpleNamespace)
+        record: SimpleNamespace = SimpleNamespace.__new__(cls)
+        record.__dict__.update({str(k): decode(v) for k, v in value["fields"].items()})
+        return record
     if tag == "dataclass":
         cls = _loaded_class(value["type"], object)
         if not dataclasses.is_dataclass(cls):
             raise ValueError(f"{value['type']} is not a dataclass")
-        return cls(**{k: decode(v) for k, v in value["fields"].items()})
+        names = {f.name for f in dataclasses.fields(cls)}
+        fields = {str(k): decode(v) for k, v in value["fields"].items()}
+        if set(fields) != names:
+            raise ValueError(f"{value['type']} has the fields {sorted(names)}, not "
+                             f"{sorted(fields)}")
+        obj = object.__new__(cls)
+        for k, v in fields.items():
+            object.__setattr__(obj, k, v)  # frozen dataclasses too
+        return obj
     raise ValueError(f"unknown encoded value '{tag}'")
 
 
@@ -236,8 +255,6 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
             hint="resume a run with the graph.yaml of its own run folder")
     state = payload["state"]
     nodes = state["nodes"]
-    for name, node_state in nodes.items():
-        check_node_pickles(graph.nodes[name], node_state, path)
     try:
         graph.load_state_dict({**state, "nodes": {}})
     except (KeyError, TypeError, ValueError) as exc:
@@ -246,6 +263,12 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
         node = graph.nodes[name]
         try:
             node.load_state_dict(node_state)
+        except UnsafePickle as exc:
+            raise checkpoint_error(
+                path, f"node '{name}' ({type(node).__name__}): refusing to unpickle: {exc}",
+                hint="a checkpoint holds data and, for envs without a state adapter, "
+                     "pickles of the env's own classes only; this file was not written by "
+                     "rlgraph, or names other code") from None
         except Exception as exc:
             first = str(exc).strip().splitlines()
             raise checkpoint_error(
@@ -254,32 +277,6 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
                 hint="the checkpoint was saved from a graph with other params "
                      "(layer sizes, num_envs, ...)") from None
     set_global_rng_state(payload["rng"])
-
-
-def check_node_pickles(node: Node, state: Any, path: str | Path) -> None:
-    """Every pickle in a node's state (GymEnv's sub-envs) may build only gymnasium and
-    numpy objects, and the classes of the modules an Environment node trusts (its env's
-    own registered module)."""
-    allowed_modules = node.trusted_modules() if isinstance(node, Environment) else set()
-    for where, blob in _pickles(state, "state"):
-        try:
-            check_pickle(blob, allowed_modules)
-        except UnsafePickle as exc:
-            raise checkpoint_error(
-                path, f"node '{node.name}', {where}: refusing to unpickle: {exc}",
-                hint="checkpoints only restore gymnasium/numpy environments; this file "
-                     "was not written by rlgraph, or names other code") from None
-
-
-def _pickles(value: Any, where: str):
-    if isinstance(value, bytes) and value[:1] == b"\x80":
-        yield where, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _pickles(v, f"{where}[{k!r}]")
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from _pickles(v, f"{where}[{i}]")
 
 
 # ---- files in a run folder ---------------------------------------------------------------
