@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, overload
 
-from .errors import GraphError, Loc, choices_hint
+from .errors import GraphError, Loc, choices_hint, shown
+from .ports import value_kind
 from .spec import (
     DEVICE_HINT,
     EDGE_KEYS,
@@ -44,7 +45,7 @@ class Parser:
             return None
         for key in data:
             if key not in TOP_LEVEL_KEYS:
-                self.error(f"unknown top-level key '{key}'", data.key_loc(key),
+                self.error(f"unknown top-level key {shown(key)}", data.key_loc(key),
                            hint=choices_hint(key, TOP_LEVEL_KEYS, "top-level keys"))
         stem = Path(self.file).stem
         spec = GraphSpec(name=stem, file=self.file, loc=data.loc)
@@ -66,6 +67,8 @@ class Parser:
                                  index)
                 if node is not None:
                     spec.nodes[node.name] = node
+                else:
+                    spec.unreadable.add(str(name))
         spec.interface = self.interface(data)
         return spec
 
@@ -137,7 +140,8 @@ class Parser:
     def node(self, name: str, body: Any, key_loc: Loc, value_loc: Loc,
              index: int) -> NodeSpec | None:
         if not NAME_RE.match(name):
-            self.error(f"invalid node name '{name}'", key_loc, node=name,
+            self.error(f"invalid node name {shown(name)}", key_loc,
+                       node=name if len(name) <= 40 else f"{name[:40]}…",
                        hint="use letters, digits and underscores (dots separate node and port)")
             return None
         if not isinstance(body, YMap):
@@ -147,7 +151,7 @@ class Parser:
             return None
         for key in body:
             if key not in NODE_KEYS:
-                self.error(f"unknown key '{key}'", body.key_loc(key), node=name,
+                self.error(f"unknown key {shown(key)}", body.key_loc(key), node=name,
                            hint=choices_hint(key, NODE_KEYS, "node keys")
                            + " (parameters go under 'params:')")
         type_name = body.get("type")
@@ -185,7 +189,7 @@ class Parser:
         if isinstance(ref, YMap):
             for key in ref:
                 if key not in EDGE_KEYS:
-                    self.error(f"unknown key '{key}' in the wire to input '{port}'",
+                    self.error(f"unknown key {shown(key)} in the wire to input '{port}'",
                                ref.key_loc(key), node=node, port=port,
                                hint=choices_hint(key, EDGE_KEYS, "wire keys"))
             if "from" not in ref:
@@ -248,10 +252,11 @@ class Parser:
 
 
 def _what(value: Any) -> str:
+    """A value as an error message describes it: its kind, and a short excerpt."""
     if value is None:
         return "nothing"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    return f"{value_kind(value)} {shown(value)}"

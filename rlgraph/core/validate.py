@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from .errors import GraphError, GraphWarning, choices_hint
+from .errors import GraphError, GraphWarning, choices_hint, shown
 from .node import Node
 from .ports import ROLES, In, Kind, Out, kinds_compatible
 from .registry import REGISTRY, Registry, RegistryError
@@ -50,7 +50,9 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
     checked.errors.extend(find_stream_cycles(spec, checked.classes))
     checked.errors.extend(find_build_cycles(spec, checked.classes))
     checked.warnings.extend(find_suspicious_wiring(spec, checked.classes))
-    if not checked.errors and any(n.triggers.repeat > 1 for n in spec.nodes.values()):
+    # the repeat cones need every node's class (a node whose type did not parse has none)
+    if not checked.errors and len(checked.classes) == len(spec.nodes) \
+            and any(n.triggers.repeat > 1 for n in spec.nodes.values()):
         check_repeats(spec, checked.classes, checked.errors, checked.warnings)
     return checked
 
@@ -73,7 +75,7 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
         decl = cls.params.get(key)
         if decl is None:
             errors.append(GraphError(
-                f"{cls.__name__} has no param '{key}'", node.params.key_loc(key),
+                f"{cls.__name__} has no param {shown(key)}", node.params.key_loc(key),
                 node=node.name,
                 hint=choices_hint(key, cls.params, "params")
                 + (f" ('{key}' is an input: wire it under 'in:')" if key in cls.inputs else "")))
@@ -130,6 +132,8 @@ def _can_feed(out: Out, inp: In) -> bool:
 def _lookup_output(spec: GraphSpec, ref: PortRef, classes: dict[str, type[Node]],
                    errors: list[GraphError], node: str, port: str) -> Out | None:
     """The declaration of the output `ref` names, or an error saying why there is none."""
+    if ref.node in spec.unreadable:
+        return None  # the node is written but could not be read; reported there
     if ref.node not in spec.nodes:
         errors.append(GraphError(f"'{ref}' refers to a node '{ref.node}' that does not exist",
                                  ref.loc, node=node, port=port,
