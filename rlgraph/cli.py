@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .core import REGISTRY, GraphErrors, RegistryError, check_file
 from .core.errors import Problem
+from .core.ports import INT_LIMIT
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -116,14 +117,17 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def count(low: int) -> Callable[[str], int]:
-    """argparse type: an integer >= low (a bad value is a usage error, exit 2)."""
+    """argparse type: an integer from low to 2**63 - 1 (a bad value is a usage error,
+    exit 2)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+            raise argparse.ArgumentTypeError(f"'{text[:40]}' is not an integer") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if value > INT_LIMIT:
+            raise argparse.ArgumentTypeError("must be at most 2**63 - 1")
         return value
     return parse
 

@@ -43,7 +43,7 @@ def validate(tmp_path: Path, data: bytes | str, capsys, name: str = "g.yaml"
     path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     start = time.perf_counter()
     rc = main(["validate", str(path)])
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 10.0  # a guard against hangs, not a benchmark
     err = capsys.readouterr().err
     for line in err.splitlines():  # one clean line per problem, invisible characters escaped
         assert line.startswith((f"{tmp_path}/", "    ")), err

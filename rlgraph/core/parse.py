@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from .errors import GraphError, Loc, choices_hint, shown
-from .ports import value_kind
+from .ports import INT_LIMIT, value_kind
 from .spec import (
     DEVICE_HINT,
     EDGE_KEYS,
@@ -131,9 +131,9 @@ class Parser:
         if key not in data:
             return default
         value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            self.error(f"'{key}' must be an integer >= {low}, got {_what(value)}",
-                       data.value_loc(key), node=node)
+        problem = integer_problem(key, value, low)
+        if problem:
+            self.error(problem, data.value_loc(key), node=node)
             return default
         return value
 
@@ -249,6 +249,16 @@ class Parser:
         if "on" in body:
             trig.on = self.port_ref(node, "on", body["on"], body.value_loc("on"))
         return trig
+
+
+def integer_problem(key: str, value: Any, low: int) -> str | None:
+    """Why `value` is not an integer from `low` to INT_LIMIT (what torch and numpy seeds
+    and counters hold), or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        return f"'{key}' must be an integer >= {low}, got {_what(value)}"
+    if value > INT_LIMIT:
+        return f"'{key}' must be at most 2**63 - 1, got a number of {len(str(value))} digits"
+    return None
 
 
 def _what(value: Any) -> str:

@@ -243,6 +243,9 @@ class Param:
     finite: numbers must be finite: NaN and +-inf are refused (set False for a param
         whose meaning includes them). Integers are at most INT_LIMIT in magnitude
         whatever the bounds: what torch and numpy hold.
+    at_most: "input.param": a warning at load when the value is larger than that param
+        of the node wired to that input (a sampler's batch_size larger than its
+        buffer's capacity never fills a batch).
     """
 
     type: type | tuple[type, ...] | None
@@ -256,6 +259,7 @@ class Param:
     item: builtins.type | None = None
     min_len: int | None = field(default=None)
     finite: bool = True
+    at_most: str | None = None
 
     @property
     def required(self) -> bool:

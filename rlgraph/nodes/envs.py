@@ -26,6 +26,9 @@ from .data import EnvSpec, Episodes, Transition
 from .device import torch_device
 from .envstate import EnvStateError, load_env, save_env
 
+#: envs one node steps side by side in a Python loop: far more than any CPU keeps busy
+MAX_ENVS = 65_536
+
 
 class GymEvalEnvs:
     """Fresh copies of a gymnasium env for evaluation, stepped side by side (a sync vector
@@ -97,7 +100,8 @@ class GymEnv(Node, Environment):
     }
     params = {
         "id": Param(str, REQUIRED, "gymnasium environment id, e.g. CartPole-v1"),
-        "num_envs": Param(int, 1, "environments stepped side by side", low=1),
+        "num_envs": Param(int, 1, "environments stepped side by side", low=1,
+                          high=MAX_ENVS),
         "kwargs": Param(dict, {}, "keyword arguments for gymnasium.make "
                         "(e.g. max_episode_steps)"),
     }
@@ -111,10 +115,13 @@ class GymEnv(Node, Environment):
         try:
             for _ in range(self.num_envs):
                 self.envs.append(gym.make(self.id, **self.kwargs))
-        except (gym.error.Error, TypeError) as exc:
-            self.close()
-            self.fail(f"cannot make gymnasium env '{self.id}': {exc}",
-                      hint="check the id (gymnasium.pprint_registry() lists them) and kwargs")
+        except Exception as exc:  # an unknown id, a module `mod:Env-v0` names that is
+            self.close()          # missing, kwargs the env's constructor refuses, ...
+            what = str(exc) if isinstance(exc, gym.error.Error) \
+                else f"{type(exc).__name__}: {exc}"
+            self.fail(f"cannot make gymnasium env '{self.id}': {what}",
+                      hint="check the id (gymnasium.pprint_registry() lists them; "
+                           "'module:Env-v0' imports module first) and kwargs")
         first = self.envs[0]
         self.spec = EnvSpec(self.id, first.observation_space, first.action_space,
                             self.num_envs)

@@ -39,7 +39,7 @@ from rlgraph.core import (
 
 from .data import EnvSpec
 from .device import torch_device
-from .envs import GymEvalEnvs
+from .envs import MAX_ENVS, GymEvalEnvs
 
 #: An evaluation policy: a batch of observations -> a batch of actions.
 ActFn = Callable[[torch.Tensor], torch.Tensor]
@@ -231,7 +231,8 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
     outputs = {"return_mean": Out(Kind.SCALAR, "mean return of this evaluation's episodes; "
                                   "absent on ticks without one")}
     params = {
-        "episodes": Param(int, 10, "episodes per evaluation (played side by side)", low=1),
+        "episodes": Param(int, 10, "episodes per evaluation (played side by side)", low=1,
+                          high=MAX_ENVS),
         "kwargs": Param(dict, {}, "keyword arguments for gymnasium.make that replace "
                         "the training env's (e.g. max_episode_steps)"),
         "max_steps": Param(int, 100_000, "env steps after which an unfinished episode "

@@ -80,11 +80,20 @@ class Optimizer(Node):
                 pass
         return kind(parameters, **options)
 
+    def state_tensors(self) -> int:
+        """How many tensors of each parameter's size the optimizer keeps (Adam's two
+        moments); what its memory is reserved for."""
+        return 0
+
     def setup(self, module: nn.Module) -> None:
         self.parameters = [p for p in module.parameters() if p.requires_grad]
         if not self.parameters:
             self.fail("the module has no trainable parameters", port="module",
                       hint="wire the trained network here, not a target network")
+        size = sum(p.numel() * p.element_size() for p in self.parameters)
+        self.reserve(self.state_tensors() * size, f"{type(self).__name__}'s state for "
+                     f"{sum(p.numel() for p in self.parameters):,} parameters",
+                     hint="use a smaller network")
         self.optimizer = self.make(self.parameters)
         self.updates = 0
         self.grad_norm: torch.Tensor | None = None
@@ -164,6 +173,9 @@ class Adam(Optimizer):
     eps: float
     fused: bool
 
+    def state_tensors(self) -> int:
+        return 2  # the first and second moments
+
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         optimizer = self.fusable(torch.optim.Adam, parameters, lr=self.lr,
                                  betas=tuple(self.betas), eps=self.eps)
@@ -193,6 +205,9 @@ class RMSprop(Optimizer):
     eps: float
     momentum: float
 
+    def state_tensors(self) -> int:
+        return 1 + (self.momentum > 0)  # the square average, the momentum buffer
+
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         return torch.optim.RMSprop(parameters, lr=self.lr, alpha=self.alpha, eps=self.eps,
                                    momentum=self.momentum)
@@ -212,6 +227,9 @@ class SGD(Optimizer):
     momentum: float
     nesterov: bool
     fused: bool
+
+    def state_tensors(self) -> int:
+        return int(self.momentum > 0)  # the momentum buffer
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         if self.nesterov and self.momentum <= 0:

@@ -16,16 +16,27 @@ buffer one tick later, with the batch it belongs to::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
+from rlgraph.core import (
+    REQUIRED,
+    In,
+    Kind,
+    Node,
+    NodeConfigError,
+    Out,
+    Param,
+    PlansMemory,
+    register,
+)
 
 from .data import Batch, Transition
 from .device import torch_device
-from .replay import SAMPLER_PARAMS, ReplayMemory
+from .replay import SAMPLER_PARAMS, ReplayMemory, plan_replay
 
 ARITY = 16  # children per node: 1M slots = 4 levels, each a few numpy calls
 
@@ -158,7 +169,7 @@ class PrioritizedMemory(ReplayMemory):
 
 
 @register
-class PrioritizedReplay(Node):
+class PrioritizedReplay(Node, PlansMemory):
     """A replay buffer that keeps a priority per transition, fed back from the loss.
 
     Wire `td_error` from the loss and `sampled` from the sampler, both with `delay: 1`:
@@ -193,10 +204,16 @@ class PrioritizedReplay(Node):
     eps: float
 
     def setup(self) -> dict[str, Any]:
+        # the sum tree is made now: 8 bytes per slot and 1/15 more for the levels above
+        self.reserve(8 * self.capacity * ARITY // (ARITY - 1),
+                     f"a sum tree of {self.capacity:,} priorities", hint="lower capacity")
         self.memory = PrioritizedMemory(self.capacity, self.alpha, self.eps,
                                         torch_device(self), owner=self.name)
         self.updates = 0
         return {"buffer": self.memory}
+
+    def plan_memory(self, specs: Sequence[Any]) -> None:
+        plan_replay(self, self.capacity, specs)
 
     def step(self, transition: Transition, td_error: torch.Tensor | None = None,
              sampled: Batch | None = None) -> None:

@@ -37,6 +37,8 @@ class TargetNetwork(Node):
 
     def setup(self, source: nn.Module) -> dict[str, Any]:
         self.source = source
+        self.reserve(sum(t.numel() * t.element_size() for t in _tensors(source)),
+                     "a copy of the source network", hint="use a smaller network")
         self.module = copy.deepcopy(source)
         self.module.requires_grad_(False)
         # (copy, original) tensor pairs: parameters and buffers, whose storage loading a
