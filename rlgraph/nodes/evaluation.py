@@ -35,6 +35,7 @@ from rlgraph.core import (
     acting_path,
     acts,
     register,
+    saved,
 )
 
 from .data import EnvSpec
@@ -293,4 +294,4 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
         return {"rows": [dict(r) for r in self.rows]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rows = [dict(r) for r in state["rows"]]
+        self.rows = saved.rows(state, "rows", self.row_fields)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
-from rlgraph.core import In, Kind, Node, Param, register
+from rlgraph.core import In, Kind, Node, Param, register, saved
 
 from .speedups import FusedAdamStep
 
@@ -144,7 +144,7 @@ class Optimizer(Node):
         implementation: dict[str, Any] = {k: group[k] for k in ("fused", "foreach")
                                           if k in group}
         self.optimizer.load_state_dict(state["optimizer"])
-        self.updates = state["updates"]
+        self.updates = saved.count(state, "updates")
         # the saved group brings the saving run's implementation; this node's params
         # decide it (a checkpoint of an unfused run resumes fused, and the other way)
         self.optimizer.param_groups[0].update(implementation)

@@ -32,6 +32,7 @@ from rlgraph.core import (
     Param,
     PlansMemory,
     register,
+    saved,
 )
 
 from .data import Batch, Transition
@@ -165,7 +166,7 @@ class PrioritizedMemory(ReplayMemory):
         super().load_state_dict(state)
         self.tree.levels[-1][: self.capacity] = state["priorities"]
         self.tree.rebuild()
-        self.max_priority = state["max_priority"]
+        self.max_priority = saved.number(state, "max_priority", low=0.0)
 
 
 @register
@@ -242,7 +243,7 @@ class PrioritizedReplay(Node, PlansMemory):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.memory.load_state_dict(state["memory"])
-        self.updates = state["updates"]
+        self.updates = saved.count(state, "updates")
 
 
 @register

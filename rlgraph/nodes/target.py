@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rlgraph.core import In, Kind, Node, Out, Param, register
+from rlgraph.core import In, Kind, Node, Out, Param, register, saved
 
 
 def _tensors(module: nn.Module) -> list[torch.Tensor]:
@@ -69,4 +69,4 @@ class TargetNetwork(Node):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.module.load_state_dict(state["module"])
-        self.updates = state["updates"]
+        self.updates = saved.count(state, "updates")

@@ -14,6 +14,7 @@ unpickler (rlgraph.nodes.safe_pickle), and a refusal names the file.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import sys
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from ..core import ABSENT, Graph, GraphError, GraphErrors, Loc, Node
+from ..core.errors import shown
 from ..core.ports import Kind
 from ..nodes.safe_pickle import UnsafePickle
 
@@ -233,9 +235,60 @@ def read(path: str | Path) -> dict[str, Any]:
                                     "nodes keep other state; start the run anew with "
                                     "`rlgraph run`, or resume it with that release")
     try:
-        return decode(raw)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise checkpoint_error(path, f"damaged checkpoint: {exc}") from None
+        payload = decode(raw)
+    except Exception as exc:  # a tag or field a checkpoint never holds
+        raise checkpoint_error(path, f"damaged checkpoint: {_exception_text(exc)}") from None
+    problem = layout_problem(payload)
+    if problem:
+        raise checkpoint_error(path, f"damaged checkpoint: {problem}",
+                               hint="use another file from the run's checkpoints/ folder")
+    return payload
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def layout_problem(payload: dict[str, Any]) -> str | None:
+    """What is missing or malformed in a decoded payload's own fields (node states are
+    checked by the nodes that load them), or None."""
+    if not isinstance(payload.get("graph"), str):
+        return "no graph name"
+    if not _is_count(payload.get("tick")):
+        return f"the tick is {shown(payload.get('tick'))}, not a count of ticks"
+    types, without = payload.get("types"), payload.get("without")
+    if not isinstance(types, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in types.items()):
+        return "the node types are missing or malformed"
+    if not isinstance(without, list) or not all(isinstance(n, str) for n in without):
+        return "the list of nodes saved without state is missing or malformed"
+    rng = payload.get("rng")
+    if not isinstance(rng, dict) or set(rng) != {"torch", "numpy", "python"}:
+        return "the process-wide random generators are missing or malformed"
+    state = payload.get("state")
+    if not isinstance(state, dict) or not isinstance(state.get("nodes"), dict):
+        return "the graph state is missing or malformed"
+    if state.get("tick") != payload["tick"]:
+        return f"the graph state is at tick {shown(state.get('tick'))}, the file says " \
+               f"{payload['tick']}"
+    extra = payload.get("extra")
+    if not isinstance(extra, dict):
+        return "the run's own numbers (wall time, total ticks) are missing"
+    wall = extra.get("wall_s", 0.0)
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) \
+            or not math.isfinite(wall) or wall < 0:
+        return f"the wall time is {shown(wall)}, not a number of seconds"
+    if "total" in extra and not _is_count(extra["total"]):
+        return f"the run's total is {shown(extra['total'])}, not a count of ticks"
+    return None
+
+
+def _exception_text(exc: BaseException) -> str:
+    """An exception as one short clause of a message."""
+    if isinstance(exc, KeyError):
+        return f"{exc} is missing"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else f"{text[:200]}…"
 
 
 def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
@@ -257,8 +310,9 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
     nodes = state["nodes"]
     try:
         graph.load_state_dict({**state, "nodes": {}})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise checkpoint_error(path, f"damaged checkpoint: graph state: {exc}") from None
+    except Exception as exc:  # the checkpoint is input; any failure here is its damage
+        raise checkpoint_error(path, f"damaged checkpoint: graph state: "
+                               f"{_exception_text(exc)}") from None
     for name, node_state in nodes.items():
         node = graph.nodes[name]
         try:
@@ -270,13 +324,16 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
                      "pickles of the env's own classes only; this file was not written by "
                      "rlgraph, or names other code") from None
         except Exception as exc:
-            first = str(exc).strip().splitlines()
             raise checkpoint_error(
                 path, f"node '{name}' ({type(node).__name__}) does not match this "
-                f"checkpoint: {' '.join(line.strip() for line in first[:3])}",
+                f"checkpoint: {_exception_text(exc)}",
                 hint="the checkpoint was saved from a graph with other params "
-                     "(layer sizes, num_envs, ...)") from None
-    set_global_rng_state(payload["rng"])
+                     "(layer sizes, num_envs, ...), or it is damaged") from None
+    try:
+        set_global_rng_state(payload["rng"])
+    except Exception as exc:
+        raise checkpoint_error(path, f"damaged checkpoint: the process-wide random "
+                               f"generators: {_exception_text(exc)}") from None
 
 
 # ---- files in a run folder ---------------------------------------------------------------
