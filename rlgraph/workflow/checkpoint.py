@@ -200,11 +200,20 @@ def save(payload: dict[str, Any], path: Path) -> None:
     mid-write leaves the previous checkpoint intact."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:  # a full disk, a Ctrl-C: no half-written file is left
+        tmp.unlink(missing_ok=True)
+        # torch.save reports a full disk as a RuntimeError of its zip writer raised
+        # while handling the OSError: the OSError is what happened
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(exc, RuntimeError) and isinstance(cause, OSError):
+            raise cause from None
+        raise
 
 
 def read(path: str | Path) -> dict[str, Any]:
