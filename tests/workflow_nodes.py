@@ -139,3 +139,15 @@ class DriftEnv(gym.Env):
 DRIFT_ID = "workflow_nodes:RlgraphTest/Drift-v0"  # importing this module registers it
 if "RlgraphTest/Drift-v0" not in gym.registry:
     gym.register("RlgraphTest/Drift-v0", entry_point=DriftEnv, max_episode_steps=30)
+
+
+class Crash(Node):
+    """Raises RuntimeError at the given tick: a bug in a node's own code."""
+
+    params = {"at": Param(int, 3, "tick at which to raise")}
+
+    at: int
+
+    def step(self) -> None:
+        if self.clock.tick == self.at:
+            raise RuntimeError("boom")
