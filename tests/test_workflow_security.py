@@ -178,6 +178,26 @@ def test_resume_continues_exactly_with_envs_saved_as_data(env_params, policy, tm
     assert torch.equal(a["obs"], b["obs"])
 
 
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0",
+                                    "MountainCarContinuous-v0", "Pendulum-v1"])
+def test_each_classic_control_env_continues_the_same_from_its_saved_data(env_id):
+    env = gym.make(env_id, max_episode_steps=7)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(30)]
+    env.reset(seed=5)
+    for action in actions[:10]:  # past a time-limit reset, mid-episode
+        if any(env.step(action)[2:4]):
+            env.reset()
+    saved = save_env(env)
+    assert "pickle" not in saved and saved["class"].startswith("gymnasium.envs.classic_control")
+    fresh = load_env(gym.make(env_id, max_episode_steps=7), saved)
+    for action in actions[10:]:
+        a, b = env.step(action), fresh.step(action)
+        assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4]
+        if any(a[2:4]):
+            assert np.array_equal(env.reset()[0], fresh.reset()[0])
+
+
 def test_an_adapter_env_is_saved_as_numbers_and_generator_states():
     env = gym.make("Pendulum-v1", max_episode_steps=5)
     env.reset(seed=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,15 +77,25 @@ def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
                 node.close()
             raise
     graph = _compile(spec, classes, nodes, seeds, clock, order)
+    try:
+        _call_each(spec, nodes, order, UsesGraph, lambda node: node.attach(graph))
+    except GraphErrors:
+        graph.close()
+        raise
+    return graph
+
+
+def _call_each(spec: GraphSpec, nodes: dict[str, Node], order: list[str], protocol: type,
+               call: Callable[[Any], None]) -> None:
+    """`call(node)` for every node of `protocol`, in build order; a NodeConfigError is
+    located at the node."""
     for name in order:
         node = nodes[name]
-        if isinstance(node, UsesGraph):
+        if isinstance(node, protocol):
             try:
-                node.attach(graph)
+                call(node)
             except NodeConfigError as exc:
-                graph.close()
                 raise located(exc, name, spec.nodes[name]) from exc
-    return graph
 
 
 def _reserve_delay_lines(spec: GraphSpec) -> None:
@@ -109,13 +119,7 @@ def _plan_memory(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[st
     specs = [node.static_outputs[port] for name, node in nodes.items()
              for port, out in classes[name].outputs.items()
              if out.static and out.kind is Kind.SPEC and port in node.static_outputs]
-    for name in order:
-        node = nodes[name]
-        if isinstance(node, PlansMemory):
-            try:
-                node.plan_memory(specs)
-            except NodeConfigError as exc:
-                raise located(exc, name, spec.nodes[name]) from exc
+    _call_each(spec, nodes, order, PlansMemory, lambda node: node.plan_memory(specs))
 
 
 def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str, Node],
