@@ -77,6 +77,9 @@ HOSTILE = {
         f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 10) + "]\n" for k in range(1, 9))
         + BASE.replace("seed: 1", "seed: *l8"),
         r":\d+:\d+: error: aliases repeat more than 10,000 values"),
+    "line breaks in a wire": (BASE.replace("obs: env.obs", "obs: en\r\r\rv.obs"),
+                              r"input 'obs' must name an output as 'node.port', got string "
+                              r"'en\\n\\nv.obs'"),
     "BOM inside": ("# a comment\n" + BASE.replace("\n", "\n\ufeff", 1),
                    r"unknown top-level key '\\ufeff"),
 }

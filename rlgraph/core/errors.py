@@ -59,6 +59,9 @@ class Problem:
         text = cut_long_words(f"{subject}{self.message}")
         if self.hint:
             text += f"\n    hint: {cut_long_words(self.hint)}"
+        # a message continues on indented lines only (a cycle's wires, the hint): a line
+        # break that a quoted value brought along is shown as \n
+        text = UNINDENTED_BREAK.sub(r"\\n", text)
         return f"{where}{self.severity}: {escape_invisible(text)}"
 
     def __str__(self) -> str:
@@ -100,6 +103,7 @@ def escape_invisible(text: str) -> str:
     return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
 
 
+UNINDENTED_BREAK = re.compile(r"\n(?! )")
 #: a word this long in a message is text pasted from a file, not a name
 LONG_WORD = re.compile(r"\S{201,}")
 

@@ -221,7 +221,8 @@ class Parser:
     def port_ref(self, node: str | None, port: str, ref: Any, loc: Loc,
                  what: str = "input") -> PortRef | None:
         """`node.port` as a PortRef; `what` says which section the reference is in."""
-        if isinstance(ref, str) and "." in ref.strip(".") and not ref.startswith("."):
+        if isinstance(ref, str) and "." in ref.strip(".") and not ref.startswith(".") \
+                and ref.isprintable():
             node_name, _, port_name = ref.rpartition(".")
             return PortRef(node_name, port_name, loc)
         if what == "input" and node is not None:
