@@ -4,15 +4,23 @@ schema."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .core import REGISTRY, GraphErrors, RegistryError, check_file
 from .core.errors import Problem
+from .core.ports import INT_LIMIT
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+#: 0 ok; 1 an invalid graph or another mistake a user can fix (a message says what and
+#: where); 2 wrong command-line usage; 3 an internal error (a bug: a traceback and a
+#: request to report it); 130 stopped with Ctrl-C; 141 the output pipe closed (| head)
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
 
 
 def _print_problems(problems: Sequence[Problem]) -> None:
@@ -116,14 +124,17 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def count(low: int) -> Callable[[str], int]:
-    """argparse type: an integer >= low (a bad value is a usage error, exit 2)."""
+    """argparse type: an integer from low to 2**63 - 1 (a bad value is a usage error,
+    exit 2)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+            raise argparse.ArgumentTypeError(f"'{text[:40]}' is not an integer") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if value > INT_LIMIT:
+            raise argparse.ArgumentTypeError("must be at most 2**63 - 1")
         return value
     return parse
 
@@ -245,7 +256,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `rlgraph nodes | head`: the reader has what it wanted
+        with contextlib.suppress(OSError):  # and Python's own flush at exit stays quiet
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    except Exception as exc:  # anything else is a bug: say so, apart from user mistakes
+        traceback.print_exc()
+        print(internal_error(exc), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def internal_error(exc: Exception) -> str:
+    """What to tell a user about an exception no check foresaw."""
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return (f"internal error: {type(exc).__name__}{': ' + first if first else ''}\n"
+            f"This is a bug, not a mistake in your graph or command: in rlgraph, or in a "
+            f"custom node's code when the traceback above ends there. Please report it "
+            f"with the traceback above and the command you ran (exit code "
+            f"{EXIT_INTERNAL}).")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import inspect
 
-from .core import Acting, CountsEnvSteps, Environment, In, Node, Out, Registry, RowSource, UsesGraph
+from .core import (
+    Acting,
+    CountsEnvSteps,
+    Environment,
+    In,
+    Node,
+    Out,
+    PlansMemory,
+    Registry,
+    RowSource,
+    UsesGraph,
+)
 
 
 def first_line(cls: type[Node]) -> str:
@@ -81,4 +92,6 @@ def protocols(cls: type[Node]) -> list[str]:
                    f"({', '.join(cls.row_fields)})")
     if issubclass(cls, UsesGraph):
         out.append("works on the built graph as a whole")
+    if issubclass(cls, PlansMemory):
+        out.append("plans its memory: the build reserves what it will allocate")
     return out

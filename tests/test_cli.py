@@ -118,3 +118,33 @@ def test_nodes_unknown_type_exits_one(capsys):
 def test_missing_file_exits_one(args, capsys):
     assert main(args) == 1
     assert "no such file: missing.yaml" in capsys.readouterr().err
+
+
+def test_an_internal_error_has_its_own_exit_code_and_asks_for_a_bug_report(tmp_path):
+    """A bug (here a node's code raising) is exit 3 with the traceback, never 1, so that
+    scripts and CI tell it from a mistake in a graph."""
+    graph = tmp_path / "crash.yaml"
+    graph.write_text("steps: 10\nnodes:\n  crash:\n    type: workflow_nodes:Crash\n"
+                     "    params: {at: 3}\n")
+    out = tmp_path / "run"
+    result = run_cli("run", str(graph), "--out", str(out), "--quiet", "--no-tensorboard")
+    assert result.returncode == 3, result.stderr
+    err = result.stderr
+    assert "Traceback (most recent call last)" in err and "RuntimeError: boom" in err
+    assert "rlgraph: raised by node 'crash' (Crash) at tick 3" in err
+    assert ("internal error: RuntimeError: boom\nThis is a bug, not a mistake in your graph "
+            "or command") in err and "Please report it with the traceback above" in err
+    assert json.loads((out / "summary.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("raised, code", [(BrokenPipeError(), 141), (KeyboardInterrupt(), 130),
+                                          (ValueError("a bug"), 3)])
+def test_exit_codes_of_what_a_command_can_raise(monkeypatch, capsys, raised, code):
+    import rlgraph.cli as cli
+
+    def command(args):
+        raise raised
+    monkeypatch.setattr(cli, "cmd_nodes", command)
+    assert main(["nodes"]) == code
+    err = capsys.readouterr().err
+    assert ("internal error: ValueError: a bug" in err) == (code == 3)

@@ -343,7 +343,7 @@ def test_a_delayed_wire_inside_a_burst_counts_repetitions(toy_registry):
     previous repetition of the same burst, from init at each burst, and closes once it
     reaches 3 — not the value of the last tick, which a delay counts everywhere else."""
     g = make(BURST_FEEDBACK, toy_registry)
-    assert "line.clear(); line.extend(init)" in g.tick_source  # reset with each burst
+    assert "line.clear(); line.extend(_repeat(init, 1))" in g.tick_source  # each burst
     g.step()
     assert g.nodes["acc"].total == 3  # 1, 2, 3: the fourth repetition saw 3 and closed
     g.step()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from workflow_nodes import small_dqn
+from workflow_nodes import policy_graph, small_dqn
 
 from rlgraph.cli import main
 from rlgraph.workflow import checkpoint as ckpt
@@ -151,18 +151,7 @@ def test_evaluation_runs_the_preprocessing_between_env_and_policy(tmp_path):
 
 def trained_policy_run(tmp_path, env_params: str, policy: str, steps: int = 20):
     """A run folder of an env and a custom policy (workflow_nodes), nothing learning."""
-    graph = tmp_path / "policy.yaml"
-    graph.write_text(f"""name: policy_only
-steps: {steps}
-nodes:
-  env:
-    type: GymEnv
-    params: {env_params}
-    in: {{action: {{from: policy.action, delay: 1}}}}
-  policy:
-    type: workflow_nodes:{policy}
-    in: {{obs: env.obs}}
-""")
+    graph = policy_graph(tmp_path, env_params, policy, steps)
     out = tmp_path / "run"
     assert main(["run", str(graph), "--quiet", "--no-tensorboard", "--out", str(out)]) == 0
     return out

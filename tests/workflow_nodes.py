@@ -1,5 +1,6 @@
 """Nodes and helpers for the workflow tests: a tiny DQN, a node that presses Ctrl-C,
-nodes on the acting path that evaluation must (or cannot) run."""
+nodes on the acting path that evaluation must (or cannot) run, an env without a state
+adapter."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import os
 import signal
 from pathlib import Path
 from typing import Any
+
+import gymnasium as gym
+import numpy as np
 
 from rlgraph.core import Acting, In, Kind, Node, Out, Param
 
@@ -26,6 +30,32 @@ def small_dqn(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "small_dqn.yaml"
     path.write_text(dump_spec(checked.spec) + extra, encoding="utf-8")
     return path
+
+
+METRICS = """
+  metrics:
+    type: Metrics
+    in: {episode: env.episode_end}
+"""
+
+
+def policy_graph(tmp_path: Path, env_params: str, policy: str, steps: int = 20,
+                 extra: str = "") -> Path:
+    """A graph file of an env and a custom policy of this module, nothing learning, with
+    `extra` YAML nodes appended."""
+    graph = tmp_path / "policy.yaml"
+    graph.write_text(f"""name: policy_only
+steps: {steps}
+nodes:
+  env:
+    type: GymEnv
+    params: {env_params}
+    in: {{action: {{from: policy.action, delay: 1}}}}
+  policy:
+    type: workflow_nodes:{policy}
+    in: {{obs: env.obs}}
+""" + extra, encoding="utf-8")
+    return graph
 
 
 class PressCtrlC(Node):
@@ -84,3 +114,40 @@ class Torque(Node, Acting):
         return {"action": obs[:, 2:3] * self.gain}
 
     act = step
+
+
+class DriftEnv(gym.Env):
+    """A 1-D random walk with no state adapter: checkpoints keep it as a pickle.
+
+    The position moves by the action (0: -1, 1: +1) plus noise from the env's generator;
+    an episode ends when |position| reaches 5 (terminated) or after 30 steps."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.position = float(self.np_random.normal())
+        return np.array([self.position], dtype=np.float32), {}
+
+    def step(self, action):
+        self.position += (2 * int(action) - 1) + float(self.np_random.normal())
+        terminated = abs(self.position) >= 5
+        return np.array([self.position], dtype=np.float32), 1.0, terminated, False, {}
+
+
+DRIFT_ID = "workflow_nodes:RlgraphTest/Drift-v0"  # importing this module registers it
+if "RlgraphTest/Drift-v0" not in gym.registry:
+    gym.register("RlgraphTest/Drift-v0", entry_point=DriftEnv, max_episode_steps=30)
+
+
+class Crash(Node):
+    """Raises RuntimeError at the given tick: a bug in a node's own code."""
+
+    params = {"at": Param(int, 3, "tick at which to raise")}
+
+    at: int
+
+    def step(self) -> None:
+        if self.clock.tick == self.at:
+            raise RuntimeError("boom")

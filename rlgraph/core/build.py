@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import memory
 from .errors import GraphError, GraphErrors
 from .executor import NEVER, Graph, Op, located
 from .graphfile import read_graph
 from .node import Clock, Node, NodeConfigError
 from .overrides import apply_overrides
-from .protocols import UsesGraph
+from .ports import Kind
+from .protocols import PlansMemory, UsesGraph
 from .registry import REGISTRY, Registry
 from .schedule import build_order, repeat_cones, tick_order
 from .spec import GraphSpec
@@ -63,19 +66,61 @@ def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
     order = build_order(spec, classes)
     nodes: dict[str, Node] = {}
     seeds: dict[str, int] = {}
-    for name in order:
-        seeds[name] = derive_seed(spec.seed, name)
-        nodes[name] = _construct(spec, classes, nodes, name, seeds[name], clock)
+    with memory.budget():  # what the nodes reserve adds up; nothing large allocated yet
+        try:
+            _reserve_delay_lines(spec)
+            for name in order:
+                seeds[name] = derive_seed(spec.seed, name)
+                nodes[name] = _construct(spec, classes, nodes, name, seeds[name], clock)
+            _plan_memory(spec, classes, nodes, order)
+        except BaseException:
+            for node in reversed(list(nodes.values())):
+                node.close()
+            raise
     graph = _compile(spec, classes, nodes, seeds, clock, order)
+    try:
+        _call_each(spec, nodes, order, UsesGraph, lambda node: node.attach(graph))
+    except GraphErrors:
+        graph.close()
+        raise
+    return graph
+
+
+def _call_each(spec: GraphSpec, nodes: dict[str, Node], order: list[str], protocol: type,
+               call: Callable[[Any], None]) -> None:
+    """`call(node)` for every node of `protocol`, in build order; a NodeConfigError is
+    located at the node."""
     for name in order:
         node = nodes[name]
-        if isinstance(node, UsesGraph):
+        if isinstance(node, protocol):
             try:
-                node.attach(graph)
+                call(node)
             except NodeConfigError as exc:
-                graph.close()
                 raise located(exc, name, spec.nodes[name]) from exc
-    return graph
+
+
+def _reserve_delay_lines(spec: GraphSpec) -> None:
+    """A delayed wire holds `delay` values; a delay no memory holds is an error at the
+    wire, before its line is made."""
+    for edge in spec.edges():
+        if edge.delayed:
+            problem = memory.reserve(edge.delay * memory.DELAY_SLOT_BYTES,
+                                     f"the delay line of {edge.dst_node}.{edge.dst_port} "
+                                     f"({edge.delay:,} tick{'s' if edge.delay > 1 else ''})")
+            if problem:
+                raise GraphErrors([GraphError(
+                    problem, edge.loc, node=edge.dst_node, port=edge.dst_port,
+                    hint="a delay is a few ticks (delay: 1 closes a feedback loop)")])
+
+
+def _plan_memory(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, Node],
+                 order: list[str]) -> None:
+    """Nodes that allocate after the build (a replay buffer on its first transition)
+    reserve now, from the specs the graph's nodes emit."""
+    specs = [node.static_outputs[port] for name, node in nodes.items()
+             for port, out in classes[name].outputs.items()
+             if out.static and out.kind is Kind.SPEC and port in node.static_outputs]
+    _call_each(spec, nodes, order, PlansMemory, lambda node: node.plan_memory(specs))
 
 
 def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str, Node],
@@ -115,11 +160,11 @@ def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, N
             if edge is None:  # optional and unconnected: always None
                 continue
             src = slots[(edge.src.node, edge.src.port)]
-            if edge.delayed:
-                init = (edge.init,) * edge.delay
+            if edge.delayed:  # (repeat(): no list of `delay` items on the way)
                 burst = burst_of.get(name)
                 delay_lines.append(DelayLine(
-                    deque(init, maxlen=edge.delay), src, next_slot, init,
+                    deque(itertools.repeat(edge.init, edge.delay), maxlen=edge.delay), src,
+                    next_slot, edge.init,
                     burst if burst is not None and burst_of.get(edge.src.node) == burst
                     else None))
                 src, next_slot = next_slot, next_slot + 1

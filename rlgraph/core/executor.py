@@ -129,11 +129,23 @@ class Graph:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.tick = state["tick"]
+        """Load what state_dict saved (checked first: a checkpoint is input; ValueError
+        when its tick, counters or delay lines do not fit this graph)."""
+        tick, counts, lines = state["tick"], state["trigger_counts"], state["delay_lines"]
+        if isinstance(tick, bool) or not isinstance(tick, int) or tick < 0:
+            raise ValueError(f"tick {tick!r} is not a count of ticks")
+        if not isinstance(counts, dict) or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0
+                for c in counts.values()):
+            raise ValueError("the trigger counters are not counts")
+        if not isinstance(lines, list) or [len(s) if isinstance(s, list) else None
+                                           for s in lines] != [d.line.maxlen for d in self._lines]:
+            raise ValueError("the values in flight on delayed wires do not fit this "
+                             "graph's delays")
+        self.tick = tick
         self.clock.tick = self.tick
-        counts = state["trigger_counts"]
         self._counts[:] = [counts.get(op.name, 0) for op in self._ops]
-        for d, saved in zip(self._lines, state["delay_lines"]):
+        for d, saved in zip(self._lines, lines):
             d.line.clear()
             d.line.extend(saved)
         for name, node_state in state["nodes"].items():

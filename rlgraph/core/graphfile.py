@@ -27,7 +27,7 @@ from .spec import (
     missing_interface_nodes,
     set_param,
 )
-from .yamlsrc import YMap, load_yaml
+from .yamlsrc import MAX_FILE_BYTES, YMap, decode, load_yaml
 
 SUBGRAPH_SUFFIXES = (".yaml", ".yml")
 
@@ -38,14 +38,38 @@ def read_graph(path: str | Path, _including: tuple[Path, ...] = ()
     exceptions for everything a user can cause."""
     path = Path(path)
     file = str(path)
+    data, problem = read_bytes(path)
+    if data is None:
+        return None, [GraphError(problem or "", Loc(file))]
+    text, errors = decode(data, file)
+    if text is None:
+        return None, errors
+    return parse_graph(text, file, base_dir=resolved(path).parent,
+                       _including=(*_including, resolved(path)))
+
+
+def resolved(path: Path) -> Path:
+    """The absolute path with symlinks followed as far as they go (a symlink loop stops
+    where it loops, and is reported when the file is read)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, [GraphError(f"no such file: {file}", Loc(file))]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [GraphError(f"cannot read {file}: {exc}", Loc(file))]
-    return parse_graph(text, file, base_dir=path.resolve().parent,
-                       _including=(*_including, path.resolve()))
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError for a loop
+        return path.absolute()
+
+
+def read_bytes(path: Path) -> tuple[bytes | None, str | None]:
+    """The file's bytes, at most MAX_FILE_BYTES + 1 of them (so a size check sees a
+    larger file as too large, whatever it is); or (None, why not)."""
+    try:
+        if not path.exists():
+            return None, f"no such file: {path}"
+        if not path.is_file():  # a folder, a FIFO (reading would wait forever), a device
+            what = "a folder" if path.is_dir() else "not a regular file"
+            return None, f"cannot read {path}: it is {what}"
+        with open(path, "rb") as f:
+            return f.read(MAX_FILE_BYTES + 1), None
+    except OSError as exc:  # no permission, a symlink loop, ...
+        return None, f"cannot read {path}: {exc.strerror or exc}"
 
 
 def parse_graph(text: str, file: str = "<graph>", base_dir: Path | None = None,
@@ -81,7 +105,7 @@ def expand_subgraphs(spec: GraphSpec, errors: list[GraphError],
             nodes[node.name] = node
             continue
         path = (spec.base_dir or Path.cwd()) / node.type
-        if path.resolve() in including:
+        if resolved(path) in including:
             errors.append(GraphError(
                 f"subgraph '{node.type}' includes itself", node.type_loc, node=node.name,
                 hint="a graph file cannot use itself as a node type, directly or indirectly"))
@@ -91,8 +115,12 @@ def expand_subgraphs(spec: GraphSpec, errors: list[GraphError],
             inner_errors = [GraphError(f"no such subgraph file: {path}", node.type_loc,
                                        node=node.name,
                                        hint="the path is relative to the file that names it")]
-        errors.extend(inner_errors)
+        # a problem with the file as a whole (a folder, unreadable) is where it is named
+        errors.extend(e if e.loc is not None and e.loc.line else GraphError(
+            f"subgraph '{node.type}': {e.message}", node.type_loc, node=node.name,
+            hint=e.hint) for e in inner_errors)
         if inner is None:
+            spec.unreadable.add(node.name)
             continue
         _check_no_triggers(node, errors)
         renamed = {name: _renamed(n, node.name) for name, n in inner.nodes.items()}

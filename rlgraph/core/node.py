@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
+from . import memory
 from .errors import choices_hint
 from .ports import In, Out, Param
 from .schedules import Schedule
@@ -45,7 +46,7 @@ class Clock:
 #: Attribute names of Node that a parameter or port may not shadow.
 RESERVED = frozenset({"name", "seed", "clock", "device", "repeat", "setup", "step", "close",
                       "static_outputs", "state_dict", "load_state_dict", "inputs", "outputs",
-                      "params", "fail", "report", "fires"})
+                      "params", "fail", "report", "fires", "reserve"})
 
 
 class Node:
@@ -136,6 +137,14 @@ class Node:
 
     def close(self) -> None:
         """Release resources (environments, files) at the end of a run."""
+
+    def reserve(self, nbytes: int, what: str, *, hint: str | None = None) -> None:
+        """Call before allocating memory in proportion to params (a buffer, a network):
+        a NodeConfigError naming the estimate and the machine's memory when `nbytes`
+        cannot fit next to what the graph's other nodes reserved (core/memory.py)."""
+        problem = memory.reserve(nbytes, f"{self.name} ({what})")
+        if problem:
+            raise NodeConfigError(problem, hint=hint or "make it smaller")
 
     def fail(self, message: str, *, port: str | None = None, hint: str | None = None
              ) -> NoReturn:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import GraphError, Loc, choices_hint
-from .parse import Parser
+from .errors import GraphError, Loc, choices_hint, shown
+from .parse import Parser, integer_problem
 from .spec import DEVICE_HINT, GraphSpec, NodeSpec, device_problem, set_param
 from .yamlsrc import YMap, load_yaml
 
@@ -88,12 +88,14 @@ def _apply_top_level(spec: GraphSpec, key: str, value: Any, loc: Loc,
             errors.append(GraphError(problem, loc, hint=DEVICE_HINT))
         else:
             spec.device = value
-    elif key in TOP_LEVEL and isinstance(value, int) and not isinstance(value, bool) \
-            and value >= TOP_LEVEL[key]:
-        setattr(spec, key, value)
-    elif key in TOP_LEVEL or key == "name":
-        what = "a string" if key == "name" else f"an integer >= {TOP_LEVEL[key]}"
-        errors.append(GraphError(f"'{key}' must be {what}, got {value!r}", loc))
+    elif key in TOP_LEVEL:
+        problem = integer_problem(key, value, TOP_LEVEL[key])
+        if problem:
+            errors.append(GraphError(problem, loc))
+        else:
+            setattr(spec, key, value)
+    elif key == "name":
+        errors.append(GraphError(f"'name' must be a string, got {shown(value)}", loc))
     else:
         errors.append(GraphError(
             f"'{key}' is neither a top-level setting nor NODE.PARAM", loc,

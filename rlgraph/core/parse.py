@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, overload
 
-from .errors import GraphError, Loc, choices_hint
+from .errors import GraphError, Loc, choices_hint, shown
+from .ports import INT_LIMIT, value_kind
 from .spec import (
     DEVICE_HINT,
     EDGE_KEYS,
@@ -47,7 +48,7 @@ class Parser:
             return None
         for key in data:
             if key not in TOP_LEVEL_KEYS:
-                self.error(f"unknown top-level key '{key}'", data.key_loc(key),
+                self.error(f"unknown top-level key {shown(key)}", data.key_loc(key),
                            hint=choices_hint(key, TOP_LEVEL_KEYS, "top-level keys"))
         stem = Path(self.file).stem
         spec = GraphSpec(name=stem, file=self.file, loc=data.loc)
@@ -69,6 +70,8 @@ class Parser:
                                  index)
                 if node is not None:
                     spec.nodes[node.name] = node
+                else:
+                    spec.unreadable.add(str(name))
         spec.interface = self.interface(data)
         return spec
 
@@ -131,16 +134,17 @@ class Parser:
         if key not in data:
             return default
         value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            self.error(f"'{key}' must be an integer >= {low}, got {_what(value)}",
-                       data.value_loc(key), node=node)
+        problem = integer_problem(key, value, low)
+        if problem:
+            self.error(problem, data.value_loc(key), node=node)
             return default
         return value
 
     def node(self, name: str, body: Any, key_loc: Loc, value_loc: Loc,
              index: int) -> NodeSpec | None:
         if not NAME_RE.match(name):
-            self.error(f"invalid node name '{name}'", key_loc, node=name,
+            self.error(f"invalid node name {shown(name)}", key_loc,
+                       node=name if len(name) <= 40 else f"{name[:40]}…",
                        hint="use letters, digits and underscores (dots separate node and port)")
             return None
         if not isinstance(body, YMap):
@@ -150,7 +154,7 @@ class Parser:
             return None
         for key in body:
             if key not in NODE_KEYS:
-                self.error(f"unknown key '{key}'", body.key_loc(key), node=name,
+                self.error(f"unknown key {shown(key)}", body.key_loc(key), node=name,
                            hint=choices_hint(key, NODE_KEYS, "node keys")
                            + " (parameters go under 'params:')")
         type_name = body.get("type")
@@ -214,7 +218,7 @@ class Parser:
         if isinstance(ref, YMap):
             for key in ref:
                 if key not in EDGE_KEYS:
-                    self.error(f"unknown key '{key}' in the wire to input '{port}'",
+                    self.error(f"unknown key {shown(key)} in the wire to input '{port}'",
                                ref.key_loc(key), node=node, port=port,
                                hint=choices_hint(key, EDGE_KEYS, "wire keys"))
             if "from" not in ref:
@@ -246,7 +250,8 @@ class Parser:
     def port_ref(self, node: str | None, port: str, ref: Any, loc: Loc,
                  what: str = "input") -> PortRef | None:
         """`node.port` as a PortRef; `what` says which section the reference is in."""
-        if isinstance(ref, str) and "." in ref.strip(".") and not ref.startswith("."):
+        if isinstance(ref, str) and "." in ref.strip(".") and not ref.startswith(".") \
+                and ref.isprintable():
             node_name, _, port_name = ref.rpartition(".")
             return PortRef(node_name, port_name, loc)
         if what == "input" and node is not None:
@@ -276,11 +281,22 @@ class Parser:
         return trig
 
 
+def integer_problem(key: str, value: Any, low: int) -> str | None:
+    """Why `value` is not an integer from `low` to INT_LIMIT (what torch and numpy seeds
+    and counters hold), or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        return f"'{key}' must be an integer >= {low}, got {_what(value)}"
+    if value > INT_LIMIT:
+        return f"'{key}' must be at most 2**63 - 1, got a number of {len(str(value))} digits"
+    return None
+
+
 def _what(value: Any) -> str:
+    """A value as an error message describes it: its kind, and a short excerpt."""
     if value is None:
         return "nothing"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    return f"{value_kind(value)} {shown(value)}"

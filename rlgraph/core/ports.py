@@ -14,10 +14,12 @@ order construction only.
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from .errors import shown
 from .schedules import Schedule, parse_schedule
 
 
@@ -218,6 +220,9 @@ class _Required:
 #: Marks a parameter without a default.
 REQUIRED: Any = _Required()
 
+#: the largest integer a param may hold: an int64's (torch and numpy hold no larger)
+INT_LIMIT = 2**63 - 1
+
 _TYPE_NAMES = {int: "integer", float: "number", bool: "boolean", str: "string",
                list: "list", dict: "mapping"}
 
@@ -230,10 +235,15 @@ def type_name(t: type | tuple[type, ...] | None) -> str:
     return _TYPE_NAMES.get(t, t.__name__)
 
 
-def _value_type_name(value: Any) -> str:
+def value_kind(value: Any) -> str:
+    """What a value from a graph file is, in the file's words: integer, number, string,
+    list, mapping, boolean, null."""
     if value is None:
         return "null"
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
+    for t in (bool, int, float, str, list, dict):  # bool first: it is an int
+        if isinstance(value, t):
+            return _TYPE_NAMES[t]
+    return type(value).__name__
 
 
 def _is_instance(value: Any, t: type) -> bool:
@@ -256,6 +266,12 @@ class Param:
     item: type of list items.
     schedule: the value may also be a schedule over the ticks (schedules.py); the node
         then receives a Schedule and reads `self.<param>.at(self.clock.tick)`.
+    finite: numbers must be finite: NaN and +-inf are refused (set False for a param
+        whose meaning includes them). Integers are at most INT_LIMIT in magnitude
+        whatever the bounds: what torch and numpy hold.
+    at_most: "input.param": a warning at load when the value is larger than that param
+        of the node wired to that input (a sampler's batch_size larger than its
+        buffer's capacity never fills a batch).
     """
 
     type: type | tuple[type, ...] | None
@@ -269,6 +285,8 @@ class Param:
     item: builtins.type | None = None
     min_len: int | None = field(default=None)
     schedule: bool = False
+    finite: bool = True
+    at_most: str | None = None
 
     @property
     def required(self) -> bool:
@@ -321,27 +339,44 @@ class Param:
         if t is not None:
             types = t if isinstance(t, tuple) else (t,)
             if not any(_is_instance(value, x) for x in types):
-                return value, f"must be {type_name(t)}, got {_value_type_name(value)} {value!r}"
+                return value, f"must be {type_name(t)}, got {value_kind(value)} {shown(value)}"
             if float in types and int not in types and isinstance(value, int):
                 value = float(value)
+        problem = self._number_problem(value)
+        if problem:
+            return value, problem
         if self.item is not None and isinstance(value, list):
             for i, v in enumerate(value):
                 if not _is_instance(v, self.item):
                     return value, (f"item {i} must be {type_name(self.item)}, "
-                                   f"got {_value_type_name(v)} {v!r}")
+                                   f"got {value_kind(v)} {shown(v)}")
+                problem = self._number_problem(v)
+                if problem:
+                    return value, f"item {i} {problem}"
         if self.min_len is not None and len(value) < self.min_len:
             return value, f"must have at least {self.min_len} item(s), got {len(value)}"
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(repr(c) for c in self.choices)
-            return value, f"must be one of {allowed}, got {value!r}"
+            return value, f"must be one of {allowed}, got {shown(value)}"
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             too_low = self.low is not None and (
                 value <= self.low if self.low_open else value < self.low)
             too_high = self.high is not None and (
                 value >= self.high if self.high_open else value > self.high)
             if too_low or too_high:
-                return value, f"must be {self._range_text()}, got {value!r}"
+                return value, f"must be {self._range_text()}, got {shown(value)}"
         return value, None
+
+    def _number_problem(self, value: Any) -> str | None:
+        """NaN or infinity where a finite number is meant; an integer no tensor holds."""
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, float) and self.finite and not math.isfinite(value):
+            return f"must be a finite number, got {value}"
+        if isinstance(value, int) and abs(value) > INT_LIMIT:
+            return f"must be at most 2**63 - 1 in magnitude, got a number of " \
+                   f"{len(str(abs(value)))} digits"
+        return None
 
 
 def _scheduled(value: Mapping[str, Any], param: Param) -> tuple[Any, str | None]:

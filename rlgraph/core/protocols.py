@@ -8,7 +8,9 @@ them (`isinstance`), never by probing for attributes.
 - RowSource: keeps rows that a run writes to a CSV file and TensorBoard;
 - Acting: a node on the acting path (env -> preprocessing -> policy -> env) that can
   act in evaluation: greedily or deterministically, changing no state;
-- UsesGraph: works on the built graph as a whole (an evaluation node).
+- UsesGraph: works on the built graph as a whole (an evaluation node);
+- PlansMemory: allocates after the build in proportion to its params (a replay
+  buffer), and says how much before anything runs.
 
 Like the rest of core, nothing here imports torch or gymnasium: the values are whatever
 the node family uses (tensors, for the built-in nodes).
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from .node import Node, NodeDefinitionError, check_signature
@@ -51,9 +53,8 @@ class Environment(CountsEnvSteps):
     """A node that steps environments: its policy feeds `action_input`, and evaluation
     replaces it by fresh copies whose observations stand in for its `obs_output`.
 
-    `trusted_modules` names the modules whose classes its saved state may hold (the
-    restricted unpickler of checkpoints allows those and nothing else it would not
-    allow anyway)."""
+    Its state_dict, like every node's, is plain data: a checkpoint is untrusted input,
+    and anything that must be unpickled goes through rlgraph.nodes.safe_pickle."""
 
     #: the input the policy's actions come in on
     action_input: ClassVar[str] = "action"
@@ -72,10 +73,6 @@ class Environment(CountsEnvSteps):
         never touches the node's own envs or their random numbers. `options` change how
         the copies are made, as the env family defines (GymEnv: keyword arguments for
         gymnasium.make that replace the training env's)."""
-
-    def trusted_modules(self) -> set[str]:
-        """Modules whose classes this node's checkpointed state may name."""
-        return set()
 
 
 class RowSource(ABC):
@@ -126,6 +123,19 @@ class UsesGraph(ABC):
     @abstractmethod
     def attach(self, graph: Any) -> None:
         """Receive the built rlgraph.core.Graph."""
+
+
+class PlansMemory(ABC):
+    """A node that allocates memory after the build, in proportion to its params (a
+    replay buffer fills its storage on the first transition): `plan_memory(specs)` is
+    called once the graph's nodes are built, before anything runs, with the values of
+    every spec output in the graph, and calls `self.reserve(nbytes, what)` for what it
+    will hold, so that a size no machine holds is a located error before it is
+    allocated (rlgraph.core.memory)."""
+
+    @abstractmethod
+    def plan_memory(self, specs: Sequence[Any]) -> None:
+        """Reserve (Node.reserve) the memory this node will allocate."""
 
 
 def acts(node: Node) -> bool:

@@ -75,9 +75,9 @@ class Registry:
             return self._types[type_name]
         if type_name in self._entry_points:
             return self._load_entry_point(type_name)
-        from .errors import choices_hint
+        from .errors import choices_hint, shown
         raise RegistryError(
-            f"unknown node type '{type_name}'",
+            f"unknown node type {shown(type_name)}",
             hint=choices_hint(type_name, self.names(), "node types")
             + " (run `rlgraph nodes` for the list; custom nodes are named 'module:Class')")
 

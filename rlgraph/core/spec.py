@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GraphError, Loc, choices_hint
+from .errors import GraphError, Loc, choices_hint, shown
 from .ports import ABSENT
 from .yamlsrc import YMap
 
@@ -179,6 +179,10 @@ class GraphSpec:
     interface: Interface = field(default_factory=Interface)
     # After subgraph expansion: `agent.gamma` -> the inner params it sets (for --set).
     param_aliases: dict[str, list[PortRef]] = field(default_factory=dict)
+    # Nodes written in the file that could not be read (an invalid name or body, a
+    # subgraph file that is not a graph): reported there, so wires from them are not
+    # reported again as wires from nodes that do not exist.
+    unreadable: set[str] = field(default_factory=set)
 
     def edges(self) -> list[EdgeSpec]:
         return [e for n in self.nodes.values() for e in n.inputs.values()]
@@ -193,7 +197,7 @@ def device_problem(value: Any) -> str | None:
     """Why `value` is not a device name (None if it is one)."""
     if isinstance(value, str) and DEVICE_RE.match(value):
         return None
-    return f"'device' must be cpu, cuda, cuda:N, mps or auto, got {value!r}"
+    return f"'device' must be cpu, cuda, cuda:N, mps or auto, got {shown(value)}"
 
 
 def missing_interface_nodes(spec: GraphSpec) -> list[GraphError]:

@@ -17,6 +17,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
 from keyword import iskeyword
 from typing import Any
 
@@ -52,7 +53,7 @@ class DelayLine:
     line: deque
     src: int
     dst: int
-    init: tuple[Any, ...]
+    init: Any  # the value before the delay has filled (ABSENT, or the wire's init)
     burst: str | None = None
 
 
@@ -115,8 +116,8 @@ def _emit_op(w: _Writer, depth: int, op: Op, times: int, cone: list[Op]) -> None
     body = inner
     local = w.bursts.get(op.name, [])
     lines = [(d, w.bind("line", d.line), w.bind("init", d.init)) for d in local]
-    for _, line, init in lines:  # feedback within a burst starts anew with each burst
-        w.emit(inner, f"{line}.clear(); {line}.extend({init})")
+    for d, line, init in lines:  # feedback within a burst starts anew with each burst
+        w.emit(inner, f"{line}.clear(); {line}.extend(_repeat({init}, {d.line.maxlen}))")
     if times > 1:
         w.emit(inner, f"for _ in range({times}):")
         body = inner + 1
@@ -200,6 +201,6 @@ def compile_run(ops: list[Op], repeats: dict[str, tuple[int, list[str]]],
     source; `current[0]` holds the index of the op being called (for error notes)."""
     source, names = generate(ops, repeats, delay_lines)
     namespace = {**names, "slots": slots, "counts_": counts, "clock_": clock,
-                 "i_": current, "_opt": _opt, "_counted": _counted}
+                 "i_": current, "_opt": _opt, "_counted": _counted, "_repeat": repeat}
     exec(compile(source, "<rlgraph tick>", "exec"), namespace)
     return namespace["run"], source

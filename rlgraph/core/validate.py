@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from .errors import GraphError, GraphWarning, choices_hint
+from .errors import GraphError, GraphWarning, choices_hint, shown
 from .node import Node
 from .ordering import (
     check_order_names,
@@ -57,6 +57,7 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
     checked.errors.extend(find_stream_cycles(spec, checked.classes))
     checked.errors.extend(find_build_cycles(spec, checked.classes))
     checked.warnings.extend(find_suspicious_wiring(spec, checked.classes))
+    checked.warnings.extend(find_params_past_their_source(spec, checked.classes))
     # the checks below need every node's class (a node whose type did not parse has
     # none) and an acyclic tick
     whole = not checked.errors and set(checked.classes) == set(spec.nodes)
@@ -89,7 +90,7 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
         decl = cls.params.get(key)
         if decl is None:
             errors.append(GraphError(
-                f"{cls.__name__} has no param '{key}'", node.params.key_loc(key),
+                f"{cls.__name__} has no param {shown(key)}", node.params.key_loc(key),
                 node=node.name,
                 hint=choices_hint(key, cls.params, "params")
                 + (f" ('{key}' is an input: wire it under 'in:')" if key in cls.inputs else "")))
@@ -146,6 +147,8 @@ def _can_feed(out: Out, inp: In) -> bool:
 def _lookup_output(spec: GraphSpec, ref: PortRef, classes: dict[str, type[Node]],
                    errors: list[GraphError], node: str, port: str) -> Out | None:
     """The declaration of the output `ref` names, or an error saying why there is none."""
+    if ref.node in spec.unreadable:
+        return None  # the node is written but could not be read; reported there
     if ref.node not in spec.nodes:
         errors.append(GraphError(f"'{ref}' refers to a node '{ref.node}' that does not exist",
                                  ref.loc, node=node, port=port,
@@ -339,6 +342,35 @@ def _cycle_error(spec: GraphSpec, g: nx.MultiDiGraph, component: set[str],
         node=suggest.dst_node, port=suggest.dst_port,
         hint=f"feedback needs a delayed wire; e.g. write  {suggest.dst_port}: "
              f"{{from: {suggest.src}, delay: 1}}  (line {suggest.loc.line})")
+
+
+def find_params_past_their_source(spec: GraphSpec, classes: dict[str, type[Node]]
+                                  ) -> list[GraphWarning]:
+    """Params declared `at_most="input.param"` that exceed that param of the node wired
+    to the input: runnable, but the node would wait forever (a batch larger than the
+    buffer it samples can ever hold)."""
+    warnings: list[GraphWarning] = []
+    for node in spec.nodes.values():
+        cls = classes.get(node.name)
+        for key, decl in (cls.params.items() if cls is not None else ()):
+            value = node.params.get(key, decl.default)
+            if decl.at_most is None or value is None:
+                continue
+            port, _, limit_key = decl.at_most.partition(".")
+            edge = node.inputs.get(port)
+            source = spec.nodes.get(edge.src.node) if edge is not None else None
+            source_cls = classes.get(source.name) if source is not None else None
+            if source is None or source_cls is None or limit_key not in source_cls.params:
+                continue
+            limit = source.params.get(limit_key, source_cls.params[limit_key].default)
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in (value, limit)) \
+                    and value > limit:
+                warnings.append(GraphWarning(
+                    f"{key} {value:,} is larger than the {limit_key} {limit:,} of "
+                    f"'{source.name}', which it reads through '{port}': it never gets "
+                    f"that many and never fires", node.param_loc(key), node=node.name,
+                    hint=f"lower {key} or raise {source.name}.{limit_key}"))
+    return warnings
 
 
 def find_suspicious_wiring(spec: GraphSpec,

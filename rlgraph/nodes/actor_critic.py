@@ -25,7 +25,7 @@ from rlgraph.core import Acting, In, Kind, Node, Out, Param, register
 
 from .data import EnvSpec
 from .device import torch_device
-from .nets import ACTIVATIONS, Network, layers
+from .nets import ACTIVATIONS, Network, layers, linear_parameters
 from .speedups import FastSequential
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -124,6 +124,13 @@ class ActorCriticNetwork(Network):
             self.fail(f"{type(self).__name__} acts in Discrete or Box action spaces; env "
                       f"'{spec.id}' has {spec.describe_actions()}", port="spec")
 
+    def parameter_count(self, spec: EnvSpec) -> int:
+        out = spec.n_actions if spec.discrete else spec.action_size
+        assert out is not None
+        return (linear_parameters([spec.obs_size, *self.hidden, out])
+                + linear_parameters([spec.obs_size, *self.hidden, 1])
+                + (0 if spec.discrete else spec.action_size))
+
     def head_sizes(self, spec: EnvSpec) -> tuple[int, nn.Parameter | None]:
         """The actor's output size and the log-std parameter (None for Discrete)."""
         if spec.discrete:
@@ -159,6 +166,13 @@ class SharedActorCriticMLP(ActorCriticNetwork):
     too (weight it with the loss's vf_coef). Heads, log-std and initialization as
     ActorCriticMLP.
     """
+
+    def parameter_count(self, spec: EnvSpec) -> int:
+        out = spec.n_actions if spec.discrete else spec.action_size
+        assert out is not None
+        return (linear_parameters([spec.obs_size, *self.hidden])
+                + linear_parameters([self.hidden[-1], out]) + self.hidden[-1] + 1
+                + (0 if spec.discrete else spec.action_size))
 
     def build(self, spec: EnvSpec) -> nn.Module:
         out, log_std = self.head_sizes(spec)

@@ -16,7 +16,7 @@ from rlgraph.core import In, Kind, Node, Out, Param, register
 
 from .data import EnvSpec
 from .device import torch_device
-from .nets import ACTIVATIONS, Network, layers
+from .nets import ACTIVATIONS, Network, layers, linear_parameters
 from .speedups import FastSequential
 
 #: SB3's and SpinningUp's clamp of the Gaussian's log standard deviation
@@ -148,6 +148,10 @@ class SquashedGaussianActor(BoxNetwork):
 
     outputs = {"module": Out(Kind.MODULE, "the actor module", role="stochastic_actor")}
 
+    def parameter_count(self, spec: EnvSpec) -> int:
+        return (linear_parameters([spec.obs_size, *self.hidden])
+                + 2 * linear_parameters([self.hidden[-1], spec.action_size]))
+
     def build(self, spec: EnvSpec) -> nn.Module:
         trunk = FastSequential(nn.Flatten(start_dim=1),
                                *layers([spec.obs_size, *self.hidden], self.activation, True))
@@ -161,6 +165,9 @@ class DeterministicActor(BoxNetwork):
     """TD3's actor: an MLP whose tanh output is scaled to the env's action bounds."""
 
     outputs = {"module": Out(Kind.MODULE, "the actor module", role="actor")}
+
+    def parameter_count(self, spec: EnvSpec) -> int:
+        return linear_parameters([spec.obs_size, *self.hidden, spec.action_size])
 
     def build(self, spec: EnvSpec) -> nn.Module:
         body = FastSequential(nn.Flatten(start_dim=1), *layers(
@@ -176,6 +183,9 @@ class TwinQNetwork(BoxNetwork):
     bounds) and gives one value; losses use the smaller of the two as the target."""
 
     outputs = {"module": Out(Kind.MODULE, "the twin critic module", role="critic")}
+
+    def parameter_count(self, spec: EnvSpec) -> int:
+        return 2 * linear_parameters([spec.obs_size + spec.action_size, *self.hidden, 1])
 
     def build(self, spec: EnvSpec) -> nn.Module:
         sizes = [spec.obs_size + spec.action_size, *self.hidden, 1]

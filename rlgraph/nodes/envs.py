@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +24,10 @@ from rlgraph.core import (
 
 from .data import EnvSpec, Episodes, Transition
 from .device import torch_device
+from .envstate import EnvStateError, load_env, save_env
+
+#: envs one node steps side by side in a Python loop: far more than any CPU keeps busy
+MAX_ENVS = 65_536
 
 
 class GymEvalEnvs:
@@ -97,7 +100,8 @@ class GymEnv(Node, Environment):
     }
     params = {
         "id": Param(str, REQUIRED, "gymnasium environment id, e.g. CartPole-v1"),
-        "num_envs": Param(int, 1, "environments stepped side by side", low=1),
+        "num_envs": Param(int, 1, "environments stepped side by side", low=1,
+                          high=MAX_ENVS),
         "kwargs": Param(dict, {}, "keyword arguments for gymnasium.make "
                         "(e.g. max_episode_steps)"),
     }
@@ -111,10 +115,13 @@ class GymEnv(Node, Environment):
         try:
             for _ in range(self.num_envs):
                 self.envs.append(gym.make(self.id, **self.kwargs))
-        except (gym.error.Error, TypeError) as exc:
-            self.close()
-            self.fail(f"cannot make gymnasium env '{self.id}': {exc}",
-                      hint="check the id (gymnasium.pprint_registry() lists them) and kwargs")
+        except Exception as exc:  # an unknown id, a module `mod:Env-v0` names that is
+            self.close()          # missing, kwargs the env's constructor refuses, ...
+            what = str(exc) if isinstance(exc, gym.error.Error) \
+                else f"{type(exc).__name__}: {exc}"
+            self.fail(f"cannot make gymnasium env '{self.id}': {what}",
+                      hint="check the id (gymnasium.pprint_registry() lists them; "
+                           "'module:Env-v0' imports module first) and kwargs")
         first = self.envs[0]
         self.spec = EnvSpec(self.id, first.observation_space, first.action_space,
                             self.num_envs)
@@ -219,17 +226,6 @@ class GymEnv(Node, Environment):
         return GymEvalEnvs(self.spec, {**self.kwargs, **(options or {})}, episodes, seed,
                            self._device)
 
-    def trusted_modules(self) -> set[str]:
-        """The module of the env's registered entry point: its classes are pickled with
-        the env."""
-        try:
-            entry = gym.spec(self.id).entry_point
-        except Exception:
-            return set()
-        if isinstance(entry, str):
-            return {entry.partition(":")[0]}
-        return {getattr(entry, "__module__", "")} - {""}
-
     def _on_device(self, array: np.ndarray) -> torch.Tensor:
         """A plain tensor on the graph's (non-CPU) device from `array`."""
         return torch.from_numpy(array).to(self._device)
@@ -241,34 +237,63 @@ class GymEnv(Node, Environment):
                 "steps_per_s": steps / elapsed if elapsed > 0 else 0.0}
 
     def state_dict(self) -> dict[str, Any]:
+        """The envs as data where their family has a state adapter (envstate), else as
+        pickles; the episode bookkeeping (returns, lengths, the current observations)."""
         try:
-            envs = pickle.dumps(self.envs)
+            envs = [save_env(env) for env in self.envs]
         except Exception as exc:  # an env holding a window or a process
             raise NodeConfigError(f"env '{self.id}' cannot be saved in a checkpoint "
                                   f"({type(exc).__name__}: {exc})", node=self.name,
                                   hint="a run checkpoints at its end and on Ctrl-C; use "
                                        "an env that pickles (no open window, socket or "
-                                       "process)") from exc
-        return {"env": envs, "obs": None if self._obs is None else self._obs.cpu().clone(),
+                                       "process), or register a state adapter for it "
+                                       "(rlgraph.nodes.envstate)") from exc
+        return {"envs": envs, "obs": None if self._obs is None else self._obs.cpu().clone(),
                 "return": np.array(self._return, dtype=np.float64),
                 "length": np.array(self._length, dtype=np.int64),
                 "env_steps": self.env_steps, "episodes": self.episodes}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for sub in self.envs:
-            sub.close()
-        self.envs = pickle.loads(state["env"])
-        self._obs = None if state["obs"] is None else state["obs"].to(self._device, copy=True)
-        self._return = [float(r) for r in state["return"]]
-        self._length = [int(n) for n in state["length"]]
-        self.env_steps = state["env_steps"]
-        self.episodes = state["episodes"]
+        """Load into the envs setup() made from the graph's id (a checkpoint's content is
+        checked, never trusted: EnvStateError or UnsafePickle when it does not fit)."""
+        n = self.num_envs
+        envs, obs = state["envs"], state["obs"]
+        if not isinstance(envs, list) or len(envs) != n:
+            raise EnvStateError(f"the checkpoint holds {_count(envs)} envs, the graph has "
+                                f"num_envs: {n}")
+        if obs is not None and (not isinstance(obs, torch.Tensor)
+                                or tuple(obs.shape) != self._obs_shape
+                                or obs.dtype != torch.float32):
+            raise EnvStateError(f"saved observations are not float32 of shape "
+                                f"{self._obs_shape}")
+        returns, lengths = np.asarray(state["return"]), np.asarray(state["length"])
+        if returns.shape != (n,) or lengths.shape != (n,) or returns.dtype.kind != "f" \
+                or lengths.dtype.kind not in "iu" or (lengths < 0).any():
+            raise EnvStateError("saved episode returns or lengths are damaged")
+        env_steps, episodes = state["env_steps"], state["episodes"]
+        for value in (env_steps, episodes):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise EnvStateError(f"saved step or episode count {value!r} is damaged")
+        loaded = [load_env(env, saved) for env, saved in zip(self.envs, envs)]
+        for old, new in zip(self.envs, loaded):
+            if new is not old:
+                old.close()
+        self.envs = loaded
+        self._obs = None if obs is None else obs.to(self._device, copy=True)
+        self._return = [float(r) for r in returns]
+        self._length = [int(x) for x in lengths]
+        self.env_steps = env_steps
+        self.episodes = episodes
         self._started = time.perf_counter() if self._obs is not None else None
         self._steps_at_start = self.env_steps
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
+
+
+def _count(value: Any) -> str:
+    return str(len(value)) if isinstance(value, list) else "no list of"
 
 
 @register

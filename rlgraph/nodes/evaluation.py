@@ -35,11 +35,12 @@ from rlgraph.core import (
     acting_path,
     acts,
     register,
+    saved,
 )
 
 from .data import EnvSpec
 from .device import torch_device
-from .envs import GymEvalEnvs
+from .envs import MAX_ENVS, GymEvalEnvs
 
 #: An evaluation policy: a batch of observations -> a batch of actions.
 ActFn = Callable[[torch.Tensor], torch.Tensor]
@@ -239,7 +240,8 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
     outputs = {"return_mean": Out(Kind.SCALAR, "mean return of this evaluation's episodes; "
                                   "absent on ticks without one")}
     params = {
-        "episodes": Param(int, 10, "episodes per evaluation (played side by side)", low=1),
+        "episodes": Param(int, 10, "episodes per evaluation (played side by side)", low=1,
+                          high=MAX_ENVS),
         "kwargs": Param(dict, {}, "keyword arguments for gymnasium.make that replace "
                         "the training env's (e.g. max_episode_steps)"),
         "max_steps": Param(int, 100_000, "env steps after which an unfinished episode "
@@ -300,4 +302,4 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
         return {"rows": [dict(r) for r in self.rows]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rows = [dict(r) for r in state["rows"]]
+        self.rows = saved.rows(state, "rows", self.row_fields)

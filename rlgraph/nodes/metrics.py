@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
-from rlgraph.core import In, Kind, Node, Param, RowSource, register
+from rlgraph.core import In, Kind, Node, Param, RowSource, register, saved
 
 from .data import Episodes
 
@@ -57,6 +57,7 @@ class Metrics(Node, RowSource):
                 "lengths": list(self._lengths)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rows = [dict(r) for r in state["rows"]]
-        self._returns = deque(state["returns"], maxlen=self.window)
-        self._lengths = deque(state["lengths"], maxlen=self.window)
+        self.rows = saved.rows(state, "rows", self.row_fields)
+        self._returns = deque(saved.numbers(state, "returns"), maxlen=self.window)
+        self._lengths = deque((int(n) for n in saved.numbers(state, "lengths")),
+                              maxlen=self.window)

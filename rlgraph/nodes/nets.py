@@ -32,10 +32,20 @@ def layers(sizes: list[int], activation: str, last_activation: bool) -> list[nn.
     return out
 
 
+def linear_parameters(sizes: list[int]) -> int:
+    """Weights and biases of the linear layers between consecutive sizes."""
+    return sum(n_in * n_out + n_out for n_in, n_out in pairwise(sizes))
+
+
+#: bytes a float32 parameter takes in its network: the weight and its gradient
+PARAMETER_BYTES = 2 * 4
+
+
 class Network(Node):
-    """Base of the network nodes: checks the env spec, seeds the weights, places the
-    module on the graph's device and saves it. Subclasses declare the module's role,
-    write `build(spec)` and may check the spec further in `check_spec(spec)`."""
+    """Base of the network nodes: checks the env spec, reserves the memory its weights
+    will take, seeds the weights, places the module on the graph's device and saves it.
+    Subclasses declare the module's role, write `build(spec)` and
+    `parameter_count(spec)`, and may check the spec further in `check_spec(spec)`."""
 
     inputs = {"spec": In(Kind.SPEC, "the env's spaces; the layer sizes are inferred from them")}
 
@@ -53,6 +63,9 @@ class Network(Node):
             value = getattr(self, name)
             if decl.item is int and any(h < 1 for h in value):
                 self.fail(f"param '{name}' must list positive layer sizes, got {value}")
+        count = self.parameter_count(spec)
+        self.reserve(count * PARAMETER_BYTES, f"a network of {count:,} parameters, "
+                     f"weights and gradients", hint="use smaller hidden layers")
         device = torch_device(self)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -61,6 +74,10 @@ class Network(Node):
 
     def build(self, spec: EnvSpec) -> nn.Module:
         """The network for this env, built on the CPU from the seeded generator."""
+        raise NotImplementedError
+
+    def parameter_count(self, spec: EnvSpec) -> int:
+        """How many parameters `build(spec)` will make (counted before it allocates)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -104,9 +121,15 @@ class MLP(QNetwork):
     activation: str
 
     def build(self, spec: EnvSpec) -> nn.Module:
+        return FastSequential(nn.Flatten(start_dim=1),
+                              *layers(self._sizes(spec), self.activation, False))
+
+    def parameter_count(self, spec: EnvSpec) -> int:
+        return linear_parameters(self._sizes(spec))
+
+    def _sizes(self, spec: EnvSpec) -> list[int]:
         assert spec.n_actions is not None  # setup checked the action space
-        sizes = [spec.obs_size, *self.hidden, spec.n_actions]
-        return FastSequential(nn.Flatten(start_dim=1), *layers(sizes, self.activation, False))
+        return [spec.obs_size, *self.hidden, spec.n_actions]
 
 
 class DuelingQ(nn.Module):
@@ -154,3 +177,10 @@ class DuelingMLP(QNetwork):
         advantage = FastSequential(*layers([width, *self.head_hidden, spec.n_actions],
                                            self.activation, False))
         return DuelingQ(trunk, value, advantage)
+
+    def parameter_count(self, spec: EnvSpec) -> int:
+        assert spec.n_actions is not None  # setup checked the action space
+        width = self.hidden[-1]
+        return (linear_parameters([spec.obs_size, *self.hidden])
+                + linear_parameters([width, *self.head_hidden, 1])
+                + linear_parameters([width, *self.head_hidden, spec.n_actions]))

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlgraph.core import In, Kind, Node, Out, Param, register
+from rlgraph.core import In, Kind, Node, Out, Param, register, saved
 
 from .data import Transition
 
@@ -126,4 +126,6 @@ class NStep(Node):
         h = state["history"]
         self.history = Transition(**{name: ring.clone() for name, ring in h.items()})
         self.filled = state["filled"].copy()
-        self.newest = state["newest"]
+        self.newest = saved.count(state, "newest")
+        if self.newest >= self.n:
+            raise ValueError(f"'newest' is {self.newest}, not a slot of {self.n}")

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
-from rlgraph.core import In, Kind, Node, Out, Param, register
+from rlgraph.core import In, Kind, Node, Out, Param, register, saved
 from rlgraph.core.schedules import Schedule
 
 from .speedups import FusedAdamStep
@@ -88,11 +88,20 @@ class Optimizer(Node):
                 pass
         return kind(parameters, **options)
 
+    def state_tensors(self) -> int:
+        """How many tensors of each parameter's size the optimizer keeps (Adam's two
+        moments); what its memory is reserved for."""
+        return 0
+
     def setup(self, module: nn.Module) -> None:
         self.parameters = [p for p in module.parameters() if p.requires_grad]
         if not self.parameters:
             self.fail("the module has no trainable parameters", port="module",
                       hint="wire the trained network here, not a target network")
+        size = sum(p.numel() * p.element_size() for p in self.parameters)
+        self.reserve(self.state_tensors() * size, f"{type(self).__name__}'s state for "
+                     f"{sum(p.numel() for p in self.parameters):,} parameters",
+                     hint="use a smaller network")
         self.optimizer = self.make(self.parameters)
         self.updates = 0
         self.grad_norm: torch.Tensor | None = None
@@ -150,7 +159,7 @@ class Optimizer(Node):
         implementation: dict[str, Any] = {k: group[k] for k in ("fused", "foreach")
                                           if k in group}
         self.optimizer.load_state_dict(state["optimizer"])
-        self.updates = state["updates"]
+        self.updates = saved.count(state, "updates")
         # the saved group brings the saving run's implementation; this node's params
         # decide it (a checkpoint of an unfused run resumes fused, and the other way)
         self.optimizer.param_groups[0].update(implementation)
@@ -178,6 +187,9 @@ class Adam(Optimizer):
     betas: list[float]
     eps: float
     fused: bool
+
+    def state_tensors(self) -> int:
+        return 2  # the first and second moments
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         optimizer = self.fusable(torch.optim.Adam, parameters, lr=self.lr.at(self.clock.tick),
@@ -208,6 +220,9 @@ class RMSprop(Optimizer):
     eps: float
     momentum: float
 
+    def state_tensors(self) -> int:
+        return 1 + (self.momentum > 0)  # the square average, the momentum buffer
+
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         return torch.optim.RMSprop(parameters, lr=self.lr.at(self.clock.tick),
                                    alpha=self.alpha, eps=self.eps, momentum=self.momentum)
@@ -227,6 +242,9 @@ class SGD(Optimizer):
     momentum: float
     nesterov: bool
     fused: bool
+
+    def state_tensors(self) -> int:
+        return int(self.momentum > 0)  # the momentum buffer
 
     def make(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
         if self.nesterov and self.momentum <= 0:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlgraph.core import Acting, In, Kind, Node, Out, Param, register
+from rlgraph.core import Acting, In, Kind, Node, Out, Param, register, saved
 
 from .data import EnvSpec, Episodes
 
@@ -144,8 +144,8 @@ class EpsilonGreedy(Node, Acting):
                 "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.count = state["count"]
-        self.epsilon = state["epsilon"]
+        self.count = saved.count(state, "count")
+        self.epsilon = saved.number(state, "epsilon", 0.0, 1.0)
         self._epsilon_count = -1
         self.rng.bit_generator.state = state["rng"]
 

@@ -16,16 +16,28 @@ buffer one tick later, with the batch it belongs to::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
+from rlgraph.core import (
+    REQUIRED,
+    In,
+    Kind,
+    Node,
+    NodeConfigError,
+    Out,
+    Param,
+    PlansMemory,
+    register,
+    saved,
+)
 
 from .data import Batch, Transition
 from .device import torch_device
-from .replay import SAMPLER_PARAMS, ReplayMemory
+from .replay import SAMPLER_PARAMS, ReplayMemory, plan_replay
 
 ARITY = 16  # children per node: 1M slots = 4 levels, each a few numpy calls
 
@@ -154,11 +166,11 @@ class PrioritizedMemory(ReplayMemory):
         super().load_state_dict(state)
         self.tree.levels[-1][: self.capacity] = state["priorities"]
         self.tree.rebuild()
-        self.max_priority = state["max_priority"]
+        self.max_priority = saved.number(state, "max_priority", low=0.0)
 
 
 @register
-class PrioritizedReplay(Node):
+class PrioritizedReplay(Node, PlansMemory):
     """A replay buffer that keeps a priority per transition, fed back from the loss.
 
     Wire `td_error` from the loss and `sampled` from the sampler, both with `delay: 1`:
@@ -193,10 +205,16 @@ class PrioritizedReplay(Node):
     eps: float
 
     def setup(self) -> dict[str, Any]:
+        # the sum tree is made now: 8 bytes per slot and 1/15 more for the levels above
+        self.reserve(8 * self.capacity * ARITY // (ARITY - 1),
+                     f"a sum tree of {self.capacity:,} priorities", hint="lower capacity")
         self.memory = PrioritizedMemory(self.capacity, self.alpha, self.eps,
                                         torch_device(self), owner=self.name)
         self.updates = 0
         return {"buffer": self.memory}
+
+    def plan_memory(self, specs: Sequence[Any]) -> None:
+        plan_replay(self, self.capacity, specs)
 
     def step(self, transition: Transition, td_error: torch.Tensor | None = None,
              sampled: Batch | None = None) -> None:
@@ -225,7 +243,7 @@ class PrioritizedReplay(Node):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.memory.load_state_dict(state["memory"])
-        self.updates = state["updates"]
+        self.updates = saved.count(state, "updates")
 
 
 @register

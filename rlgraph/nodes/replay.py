@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from rlgraph.core import REQUIRED, In, Kind, Node, NodeConfigError, Out, Param, register
+from rlgraph.core import (
+    REQUIRED,
+    In,
+    Kind,
+    Node,
+    NodeConfigError,
+    Out,
+    Param,
+    PlansMemory,
+    register,
+)
+from rlgraph.core import memory as machine
 
-from .data import Batch, Transition
+from .data import Batch, EnvSpec, Transition
 from .device import torch_device
 
 #: Rows held by reference before a replay memory writes them into its storage.
 PENDING_ROWS = 256
+#: the least a stored transition takes (one float of obs and next_obs, an int64 action,
+#: reward, the two flags): a buffer's size with no env spec to go by
+MIN_TRANSITION_BYTES = 4 + 4 + 8 + 4 + 2
+
+
+def transition_bytes(spec: EnvSpec) -> int:
+    """Bytes of one stored transition of this env: obs and next_obs (float32), the
+    action (int64 index or float32 array), the reward (float32), the two flags."""
+    action = 8 if spec.discrete else 4 * spec.action_size
+    return 2 * 4 * spec.obs_size + action + 4 + 2
+
+
+def plan_replay(node: Node, capacity: int, specs: Sequence[Any]) -> None:
+    """Reserve a replay buffer's storage: capacity x the largest transition of the
+    graph's envs (nodes upstream may add fields; the first transition has the last
+    word)."""
+    envs = [s for s in specs if isinstance(s, EnvSpec)]
+    row = max((transition_bytes(s) for s in envs), default=MIN_TRANSITION_BYTES)
+    node.reserve(capacity * row, f"a replay buffer of {capacity:,} transitions of {row} "
+                 f"bytes", hint="lower capacity")
 
 
 class ReplayMemory:
@@ -139,7 +172,6 @@ class ReplayMemory:
             transition.__dict__) else None
 
     def _allocate(self, transition: Transition, present: tuple[str, ...]) -> None:
-        self._present = present
         for name in present:
             value = getattr(transition, name)
             if not isinstance(value, torch.Tensor):
@@ -148,6 +180,18 @@ class ReplayMemory:
                     f"tensor; a replay buffer stores tensors with one row per env",
                     port="transition", node=self.owner,
                     hint="emit the field as a tensor (torch.as_tensor) or leave it out")
+        row = sum(math.prod(getattr(transition, name).shape[1:])
+                  * getattr(transition, name).element_size() for name in present)
+        # the build reserved an estimate from the env spec; this is the exact size,
+        # checked against what the machine has now, before the storage is made
+        problem = machine.reserve(self.capacity * row, f"{self.owner} (a replay buffer of "
+                                  f"{self.capacity:,} transitions of {row} bytes)")
+        if problem:
+            raise NodeConfigError(problem, port="transition", node=self.owner,
+                                  hint="lower capacity")
+        self._present = present
+        for name in present:
+            value = getattr(transition, name)
             self._storage[name] = torch.zeros((self.capacity, *value.shape[1:]),
                                               dtype=value.dtype, device=self.device)
         self._make_views()
@@ -172,16 +216,25 @@ class ReplayMemory:
                 "pos": self.pos, "size": self.size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        pos, size, storage = state["pos"], state["size"], state["storage"]
+        if not (isinstance(pos, int) and isinstance(size, int)
+                and 0 <= pos < self.capacity and 0 <= size <= self.capacity):
+            raise ValueError(f"a replay position {pos!r} and size {size!r} that a buffer "
+                             f"of capacity {self.capacity} cannot have")
+        if not isinstance(storage, dict) or not all(
+                isinstance(v, torch.Tensor) and v.dim() >= 1 and len(v) == size
+                for v in storage.values()):
+            raise ValueError(f"replay storage that does not hold {size} rows per field")
         self._pending, self._pending_rows = [], 0
         self._storage = {}
-        for name, saved in state["storage"].items():
+        for name, saved in storage.items():
             self._storage[name] = torch.zeros((self.capacity, *saved.shape[1:]),
                                               dtype=saved.dtype, device=self.device)
             self._storage[name][: len(saved)] = saved.to(self.device)
         self._present = tuple(self._storage)
         self._checked = None
         self._make_views()
-        self.pos, self.size = state["pos"], state["size"]
+        self.pos, self.size = pos, size
 
 
 def _write_ring(target: Any, source: Any, start: int, first: int) -> None:
@@ -193,7 +246,7 @@ def _write_ring(target: Any, source: Any, start: int, first: int) -> None:
 
 
 @register
-class ReplayBuffer(Node):
+class ReplayBuffer(Node, PlansMemory):
     """Stores every env's transitions in a fixed-size ring of preallocated tensors.
 
     Memory: capacity x (2 x observation bytes + 8 action + 4 reward + 2 flag bytes), e.g.
@@ -214,6 +267,9 @@ class ReplayBuffer(Node):
         self.memory = ReplayMemory(self.capacity, torch_device(self), owner=self.name)
         return {"buffer": self.memory}
 
+    def plan_memory(self, specs: Sequence[Any]) -> None:
+        plan_replay(self, self.capacity, specs)
+
     def step(self, transition: Transition) -> None:
         self.memory.add(transition)
 
@@ -229,9 +285,11 @@ class ReplayBuffer(Node):
 
 #: The params every sampler has.
 SAMPLER_PARAMS = {
-    "batch_size": Param(int, 32, "transitions per batch", low=1),
+    "batch_size": Param(int, 32, "transitions per batch", low=1,
+                        at_most="buffer.capacity"),
     "min_size": Param(int, None, "emit nothing while the buffer holds fewer "
-                      "transitions (default: batch_size)", low=1),
+                      "transitions (default: batch_size)", low=1,
+                      at_most="buffer.capacity"),
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from rlgraph.core import In, Kind, Node, Out, Param, register
+from rlgraph.core import In, Kind, Node, Out, Param, register, saved
 
 from .data import Batch
 
@@ -132,5 +132,5 @@ class SelectiveBackprop(Node):
         self.recent = state["recent"].clone()
         self.pool = list(state["pool"])
         self.pooled = sum(scored.shape[0] for _, scored in self.pool)
-        self.scored, self.trained = state["scored"], state["trained"]
-        self.trainings = state["trainings"]
+        self.scored, self.trained = saved.count(state, "scored"), saved.count(state, "trained")
+        self.trainings = saved.count(state, "trainings")

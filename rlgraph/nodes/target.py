@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rlgraph.core import In, Kind, Node, Out, Param, register
+from rlgraph.core import In, Kind, Node, Out, Param, register, saved
 
 
 def _tensors(module: nn.Module) -> list[torch.Tensor]:
@@ -37,6 +37,8 @@ class TargetNetwork(Node):
 
     def setup(self, source: nn.Module) -> dict[str, Any]:
         self.source = source
+        self.reserve(sum(t.numel() * t.element_size() for t in _tensors(source)),
+                     "a copy of the source network", hint="use a smaller network")
         self.module = copy.deepcopy(source)
         self.module.requires_grad_(False)
         # (copy, original) tensor pairs: parameters and buffers, whose storage loading a
@@ -67,4 +69,4 @@ class TargetNetwork(Node):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.module.load_state_dict(state["module"])
-        self.updates = state["updates"]
+        self.updates = saved.count(state, "updates")

@@ -4,14 +4,17 @@ A checkpoint is `torch.save` of plain containers only (dicts, lists, tuples, num
 strings, bytes, tensors), so it is read back with `torch.load(weights_only=True)`, which
 builds no arbitrary objects. Node state that is not plain (numpy arrays, deques, named
 tuples, the "absent" marker on delayed wires) is encoded as tagged dicts and decoded
-after loading. Pickled environments inside a node's state (GymEnv saves its sub-envs
-with pickle) are unpickled first with a restricted unpickler (see `safe_pickle`) before
-any node sees them, so a checkpoint that names other code is refused.
+after loading, without running any class's constructor (a record, named tuple or
+dataclass is made with `__new__` and its fields set; its class must already be loaded:
+a checkpoint imports nothing). Environments are data too (rlgraph.nodes.envstate); an
+env without a state adapter is a pickle that GymEnv reads with the one restricted
+unpickler (rlgraph.nodes.safe_pickle), and a refusal names the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import sys
@@ -23,14 +26,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core import ABSENT, Environment, Graph, GraphError, GraphErrors, Loc, Node
+from ..core import ABSENT, Graph, GraphError, GraphErrors, Loc, Node
+from ..core.errors import shown
 from ..core.ports import Kind
-from .safe_pickle import UnsafePickle, check_pickle
+from ..nodes.safe_pickle import UnsafePickle
 
 FORMAT = "rlgraph-checkpoint"
 #: 2: EpsilonGreedy keeps a numpy generator and the replay writes in batches; a version
 #: 1 run cannot continue on the same random streams.
-VERSION = 2
+#: 3: GymEnv saves its envs as data (rlgraph.nodes.envstate), a list under "envs".
+VERSION = 3
 TAG = "__rlgraph__"  # key of an encoded non-plain value
 PREFIX, SUFFIX = "ckpt-", ".pt"
 
@@ -104,16 +109,32 @@ def decode(value: Any) -> Any:
     if tag in ("tuple", "set", "frozenset"):
         return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](
             decode(v) for v in value["items"])
+    # objects are made with __new__ and their fields set: no constructor runs
     if tag == "namedtuple":
-        return _loaded_class(value["type"], tuple)(*(decode(v) for v in value["items"]))
+        cls = _loaded_class(value["type"], tuple)
+        items = tuple(decode(v) for v in value["items"])
+        if len(items) != len(getattr(cls, "_fields", ())):
+            raise ValueError(f"{value['type']} has {len(cls._fields)} fields, not "  # type: ignore[attr-defined]
+                             f"{len(items)}")
+        return tuple.__new__(cls, items)
     if tag == "record":
-        return _loaded_class(value["type"], SimpleNamespace)(
-            **{k: decode(v) for k, v in value["fields"].items()})
+        cls = _loaded_class(value["type"], SimpleNamespace)
+        record: SimpleNamespace = SimpleNamespace.__new__(cls)
+        record.__dict__.update({str(k): decode(v) for k, v in value["fields"].items()})
+        return record
     if tag == "dataclass":
         cls = _loaded_class(value["type"], object)
         if not dataclasses.is_dataclass(cls):
             raise ValueError(f"{value['type']} is not a dataclass")
-        return cls(**{k: decode(v) for k, v in value["fields"].items()})
+        names = {f.name for f in dataclasses.fields(cls)}
+        fields = {str(k): decode(v) for k, v in value["fields"].items()}
+        if set(fields) != names:
+            raise ValueError(f"{value['type']} has the fields {sorted(names)}, not "
+                             f"{sorted(fields)}")
+        obj = object.__new__(cls)
+        for k, v in fields.items():
+            object.__setattr__(obj, k, v)  # frozen dataclasses too
+        return obj
     raise ValueError(f"unknown encoded value '{tag}'")
 
 
@@ -179,11 +200,20 @@ def save(payload: dict[str, Any], path: Path) -> None:
     mid-write leaves the previous checkpoint intact."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:  # a full disk, a Ctrl-C: no half-written file is left
+        tmp.unlink(missing_ok=True)
+        # torch.save reports a full disk as a RuntimeError of its zip writer raised
+        # while handling the OSError: the OSError is what happened
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(exc, RuntimeError) and isinstance(cause, OSError):
+            raise cause from None
+        raise
 
 
 def read(path: str | Path) -> dict[str, Any]:
@@ -214,9 +244,60 @@ def read(path: str | Path) -> dict[str, Any]:
                                     "nodes keep other state; start the run anew with "
                                     "`rlgraph run`, or resume it with that release")
     try:
-        return decode(raw)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise checkpoint_error(path, f"damaged checkpoint: {exc}") from None
+        payload = decode(raw)
+    except Exception as exc:  # a tag or field a checkpoint never holds
+        raise checkpoint_error(path, f"damaged checkpoint: {_exception_text(exc)}") from None
+    problem = layout_problem(payload)
+    if problem:
+        raise checkpoint_error(path, f"damaged checkpoint: {problem}",
+                               hint="use another file from the run's checkpoints/ folder")
+    return payload
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def layout_problem(payload: dict[str, Any]) -> str | None:
+    """What is missing or malformed in a decoded payload's own fields (node states are
+    checked by the nodes that load them), or None."""
+    if not isinstance(payload.get("graph"), str):
+        return "no graph name"
+    if not _is_count(payload.get("tick")):
+        return f"the tick is {shown(payload.get('tick'))}, not a count of ticks"
+    types, without = payload.get("types"), payload.get("without")
+    if not isinstance(types, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in types.items()):
+        return "the node types are missing or malformed"
+    if not isinstance(without, list) or not all(isinstance(n, str) for n in without):
+        return "the list of nodes saved without state is missing or malformed"
+    rng = payload.get("rng")
+    if not isinstance(rng, dict) or set(rng) != {"torch", "numpy", "python"}:
+        return "the process-wide random generators are missing or malformed"
+    state = payload.get("state")
+    if not isinstance(state, dict) or not isinstance(state.get("nodes"), dict):
+        return "the graph state is missing or malformed"
+    if state.get("tick") != payload["tick"]:
+        return f"the graph state is at tick {shown(state.get('tick'))}, the file says " \
+               f"{payload['tick']}"
+    extra = payload.get("extra")
+    if not isinstance(extra, dict):
+        return "the run's own numbers (wall time, total ticks) are missing"
+    wall = extra.get("wall_s", 0.0)
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) \
+            or not math.isfinite(wall) or wall < 0:
+        return f"the wall time is {shown(wall)}, not a number of seconds"
+    if "total" in extra and not _is_count(extra["total"]):
+        return f"the run's total is {shown(extra['total'])}, not a count of ticks"
+    return None
+
+
+def _exception_text(exc: BaseException) -> str:
+    """An exception as one short clause of a message."""
+    if isinstance(exc, KeyError):
+        return f"{exc} is missing"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else f"{text[:200]}…"
 
 
 def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
@@ -236,50 +317,32 @@ def restore(graph: Graph, payload: dict[str, Any], path: str | Path) -> None:
             hint="resume a run with the graph.yaml of its own run folder")
     state = payload["state"]
     nodes = state["nodes"]
-    for name, node_state in nodes.items():
-        check_node_pickles(graph.nodes[name], node_state, path)
     try:
         graph.load_state_dict({**state, "nodes": {}})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise checkpoint_error(path, f"damaged checkpoint: graph state: {exc}") from None
+    except Exception as exc:  # the checkpoint is input; any failure here is its damage
+        raise checkpoint_error(path, f"damaged checkpoint: graph state: "
+                               f"{_exception_text(exc)}") from None
     for name, node_state in nodes.items():
         node = graph.nodes[name]
         try:
             node.load_state_dict(node_state)
-        except Exception as exc:
-            first = str(exc).strip().splitlines()
-            raise checkpoint_error(
-                path, f"node '{name}' ({type(node).__name__}) does not match this "
-                f"checkpoint: {' '.join(line.strip() for line in first[:3])}",
-                hint="the checkpoint was saved from a graph with other params "
-                     "(layer sizes, num_envs, ...)") from None
-    set_global_rng_state(payload["rng"])
-
-
-def check_node_pickles(node: Node, state: Any, path: str | Path) -> None:
-    """Every pickle in a node's state (GymEnv's sub-envs) may build only gymnasium and
-    numpy objects, and the classes of the modules an Environment node trusts (its env's
-    own registered module)."""
-    allowed_modules = node.trusted_modules() if isinstance(node, Environment) else set()
-    for where, blob in _pickles(state, "state"):
-        try:
-            check_pickle(blob, allowed_modules)
         except UnsafePickle as exc:
             raise checkpoint_error(
-                path, f"node '{node.name}', {where}: refusing to unpickle: {exc}",
-                hint="checkpoints only restore gymnasium/numpy environments; this file "
-                     "was not written by rlgraph, or names other code") from None
-
-
-def _pickles(value: Any, where: str):
-    if isinstance(value, bytes) and value[:1] == b"\x80":
-        yield where, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _pickles(v, f"{where}[{k!r}]")
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from _pickles(v, f"{where}[{i}]")
+                path, f"node '{name}' ({type(node).__name__}): refusing to unpickle: {exc}",
+                hint="a checkpoint holds data and, for envs without a state adapter, "
+                     "pickles of the env's own classes only; this file was not written by "
+                     "rlgraph, or names other code") from None
+        except Exception as exc:
+            raise checkpoint_error(
+                path, f"node '{name}' ({type(node).__name__}) does not match this "
+                f"checkpoint: {_exception_text(exc)}",
+                hint="the checkpoint was saved from a graph with other params "
+                     "(layer sizes, num_envs, ...), or it is damaged") from None
+    try:
+        set_global_rng_state(payload["rng"])
+    except Exception as exc:
+        raise checkpoint_error(path, f"damaged checkpoint: the process-wide random "
+                               f"generators: {_exception_text(exc)}") from None
 
 
 # ---- files in a run folder ---------------------------------------------------------------

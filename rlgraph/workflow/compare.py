@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -39,9 +40,11 @@ def _one_run(file: str, seed: int, steps: int | None, overrides: Sequence[str],
         except GraphErrors as exc:
             print(exc.format())
             code = 1
-        except Exception as exc:
-            print(f"{type(exc).__name__}: {exc}")
-            code = 1
+        except Exception as exc:  # a bug: its traceback goes to the run's log
+            from ..cli import EXIT_INTERNAL, internal_error
+            traceback.print_exc(file=text)
+            print(internal_error(exc))
+            code = EXIT_INTERNAL
     (Path(out) / "run.log").write_text(text.getvalue(), encoding="utf-8")
     return code, text.getvalue()
 
@@ -64,6 +67,7 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
         {"files": list(files), "seeds": list(range(1, seeds + 1)), "steps": steps,
          "set": list(overrides)}, indent=2) + "\n", encoding="utf-8")
     failed: list[str] = []
+    codes: set[int] = set()
     done: dict[str, list[Path]] = {file: [] for file in files}
     context = multiprocessing.get_context("spawn")  # no fork of a process using torch
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
@@ -82,6 +86,7 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
                 print(f"  {stems[file]} seed {seed}: {_headline(lines)}", flush=True)
             else:
                 failed.append(f"{stems[file]} seed {seed}")
+                codes.add(code)
                 print(f"  {stems[file]} seed {seed}: FAILED (exit {code})\n    "
                       + "\n    ".join(lines[-5:]), file=sys.stderr, flush=True)
     except KeyboardInterrupt:  # the running workers save and stop on the same Ctrl-C
@@ -101,7 +106,7 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
         print(f"wrote {output} and {table}")
     if failed:
         print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
+        return max(codes) if codes <= {1, 3} else 1  # a bug in any run is a bug (3)
     return 0
 
 

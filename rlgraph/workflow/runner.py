@@ -14,6 +14,8 @@ A run folder (`runs/<graph>-<timestamp>/`, or `--out DIR`, never overwritten) ho
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import random
 import re
@@ -80,6 +82,23 @@ def make_run_dir(name: str, out: str | Path | None) -> Path:
     return path
 
 
+def disk_error(exc: OSError, run_dir: Path) -> GraphErrors:
+    """A write into the run folder that failed (a full disk, a folder removed under the
+    run), as an error naming the folder and what survives."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    reason = "the disk is full" if full else (exc.strerror or str(exc))
+    file = f" ({Path(exc.filename).name})" if exc.filename else ""
+    saved = ckpt.list_checkpoints(run_dir) if run_dir.is_dir() else []
+    if saved:
+        hint = (f"{'free some space, then ' if full else ''}`rlgraph resume {run_dir}` "
+                f"continues from its last checkpoint, {saved[-1].name}")
+    else:
+        hint = ("free some space, or choose another --out, and run again" if full
+                else "check the folder, and run again")
+    return GraphErrors([GraphError(f"cannot write in the run folder {run_dir}{file}: "
+                                   f"{reason}", Loc(str(run_dir)), hint=hint)])
+
+
 def draw(checked: CheckedGraph, run_dir: Path) -> None:
     """graph.png in the run folder; a missing graphviz costs the picture, not the run."""
     try:
@@ -129,8 +148,13 @@ def run_graph(path: str | Path, steps: int | None = None, seed: int | None = Non
         checked.spec.seed = seed
     seed_globals(checked.spec.seed)
     graph = build(checked)
-    (run_dir / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds), encoding="utf-8")
-    draw(checked, run_dir)
+    try:
+        (run_dir / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds),
+                                            encoding="utf-8")
+        draw(checked, run_dir)
+    except OSError as exc:
+        graph.close()
+        raise disk_error(exc, run_dir) from None
     return Session(graph, run_dir, str(path), ticks, options).run()
 
 
@@ -153,7 +177,11 @@ def resume_run(run_dir: str | Path, steps: int | None = None,
     if total != graph.spec.steps:  # graph.yaml keeps saying how long the run is
         yaml_path = run_dir / "graph.yaml"
         text = re.sub(r"(?m)^steps: \d+$", f"steps: {total}", yaml_path.read_text("utf-8"))
-        yaml_path.write_text(text, encoding="utf-8")
+        try:
+            atomic_write(yaml_path, text)
+        except OSError as exc:
+            graph.close()
+            raise disk_error(exc, run_dir) from None
     print(f"resuming {graph.spec.name} from {path} (tick {graph.tick})")
     return Session(graph, run_dir, _summary(run_dir).get("file", str(run_dir / "graph.yaml")),
                    total, options, resumed=payload).run()
@@ -192,11 +220,31 @@ def _beside(original: str | None) -> Iterator[None]:
             sys.path.remove(folder)
 
 
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`; a
+    failed write leaves `path` as it was and no temporary file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _summary(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+class WriteFailed(Exception):
+    """A write into the run folder failed (`error`, an OSError: a full disk)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Session:
@@ -214,13 +262,38 @@ class Session:
         self.wall_before = float((resumed or {}).get("extra", {}).get("wall_s", 0.0))
         self.stop_requested = False
         self.saved: Path | None = None  # the checkpoint this session wrote last
+        self.start = time.perf_counter()
 
     # ---- the loop ------------------------------------------------------------------
     def run(self) -> int:
+        """Train to `total` ticks; the exit code. A write into the run folder that fails
+        (a full disk) ends the run as failed, its last good checkpoint kept."""
+        try:
+            return self._run()
+        except WriteFailed as failed:
+            exc = failed.error
+            with contextlib.suppress(OSError, AttributeError):
+                self.log.close()
+            failure = {"error": f"cannot write in {self.run_dir}: "
+                                f"{exc.strerror or exc}", "tick": self.graph.tick}
+            try:
+                self.write_summary("failed", failure)
+            except OSError:  # the disk is still full: say so beside the error
+                print(f"note: {self.run_dir / 'summary.json'} could not be updated either",
+                      file=sys.stderr)
+            raise disk_error(exc, self.run_dir) from None
+
+    def _run(self) -> int:
         graph, options = self.graph, self.options
-        self.log = RunLog(self.run_dir, graph, options.tensorboard, self.resumed is not None)
-        self.start = time.perf_counter()
-        self.write_summary("running")
+        try:
+            with self._writes():
+                self.log = RunLog(self.run_dir, graph, options.tensorboard,
+                                  self.resumed is not None)
+                self.start = time.perf_counter()
+                self.write_summary("running")
+        except BaseException:
+            graph.close()
+            raise
         self.progress = progress = Progress(self.total, graph.tick, options.quiet)
         status, failure, code = "finished", None, EXIT_OK
         try:
@@ -233,8 +306,9 @@ class Session:
                             break
                 finally:
                     progress.close()
-                self.log.write(graph, collect_report(graph))
-                self.save()
+                with self._writes():
+                    self.log.write(graph, collect_report(graph))
+                    self.save()
         except KeyboardInterrupt:  # a second Ctrl-C, mid-tick: the state is not whole
             status, code = "interrupted", EXIT_INTERRUPTED
             print("stopped without saving: Ctrl-C came in the middle of a tick",
@@ -243,17 +317,30 @@ class Session:
             status, code = "failed", EXIT_FAILED
             failure = {"error": str(exc), "node": getattr(exc, "node", None),
                        "tick": getattr(exc, "tick", graph.tick)}
-            self.log.write(graph, collect_report(graph))
+            with self._writes():
+                self.log.write(graph, collect_report(graph))
             print(f"error: {exc}", file=sys.stderr)
+        except WriteFailed:  # run() says so
+            raise
         except BaseException as exc:
             self.log.close()
             self.write_summary("failed", {"error": f"{type(exc).__name__}: {exc}",
                                           "tick": graph.tick})
             raise
-        self.log.close()
-        self.write_summary(status, failure)
+        with self._writes():
+            self.log.close()
+            self.write_summary(status, failure)
         self.print_summary(status)
         return code
+
+    @contextmanager
+    def _writes(self) -> Iterator[None]:
+        """Writes into the run folder: an OSError there (a full disk) ends the run as
+        WriteFailed; one from a node's own code stays what it is."""
+        try:
+            yield
+        except OSError as exc:
+            raise WriteFailed(exc) from exc
 
     def _next_chunk(self) -> int:
         """Ticks until the next chunk boundary; checkpoints fall on multiples of every."""
@@ -265,10 +352,12 @@ class Session:
     def _between_chunks(self, graph: Graph) -> bool:
         """Logs, progress, a checkpoint when one is due; whether to stop (Ctrl-C)."""
         report = collect_report(graph)
-        self.log.write(graph, report)
+        with self._writes():
+            self.log.write(graph, report)
         self.progress.update(graph.tick, report)
         if self.every and graph.tick % self.every == 0 and graph.tick < self.total:
-            self.save()
+            with self._writes():
+                self.save()
         return self.stop_requested
 
     # ---- checkpoints ---------------------------------------------------------------
@@ -326,10 +415,16 @@ class Session:
             "report": _safe_report(graph), "seeds": graph.seeds}
         if failure:
             summary["failure"] = failure
-        tmp = self.run_dir / ".summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2, default=float) + "\n", encoding="utf-8")
-        tmp.replace(self.run_dir / "summary.json")
         self.summary = summary
+        text = json.dumps(summary, indent=2, default=float) + "\n"
+        try:
+            atomic_write(self.run_dir / "summary.json", text)
+        except OSError:
+            if status == "running":
+                raise
+            # a final status matters more than atomicity: rewrite the file in place,
+            # in the blocks truncating it frees
+            (self.run_dir / "summary.json").write_text(text, encoding="utf-8")
 
     def print_summary(self, status: str) -> None:
         s = self.summary
