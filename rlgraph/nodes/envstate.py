@@ -202,6 +202,49 @@ def _register_classic_control() -> None:
 _register_classic_control()
 
 
+class MujocoState:
+    """A MuJoCo env's simulator state: positions, velocities, actuator activations and
+    controls, the solver's warm start (so that the next step computes the same numbers
+    to the last bit) and the simulation time; restored into the env's own MjData, then
+    mj_forward recomputes everything derived from them."""
+
+    FIELDS = ("qpos", "qvel", "act", "ctrl", "qacc_warmstart")
+
+    def save(self, env: Any) -> dict[str, Any]:
+        data = env.data
+        return {**{name: getattr(data, name).copy() for name in self.FIELDS},
+                "time": float(data.time)}
+
+    def load(self, env: Any, state: dict[str, Any]) -> None:
+        import mujoco
+        if set(state) != {*self.FIELDS, "time"}:
+            raise EnvStateError(f"expected the fields {sorted({*self.FIELDS, 'time'})}, got "
+                                f"{sorted(map(str, state))}")
+        data = env.data
+        for name in self.FIELDS:
+            target = getattr(data, name)
+            value = np.asarray(state[name])
+            if value.shape != target.shape or value.dtype.kind not in "fiu":
+                raise EnvStateError(f"{name}: expected {target.shape[0]} numbers, got "
+                                    f"{_what(state[name])}")
+            target[:] = value
+        data.time = number(state["time"])
+        mujoco.mj_forward(env.model, data)
+
+
+def _register_mujoco() -> None:
+    """MuJoCo envs (the optional extra .[mujoco]): every subclass of gymnasium's
+    MujocoEnv keeps its state in MjData, which MujocoState saves whole."""
+    try:
+        from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+    except Exception:  # noqa: BLE001 - mujoco not installed (or not loadable): no adapter
+        return
+    register_env_state(MujocoEnv, MujocoState(), subclasses=True)
+
+
+_register_mujoco()
+
+
 # ---- one env: save and load --------------------------------------------------------------
 def wrappers(env: Any) -> Iterator[Any]:
     """The wrappers around the env, outermost first."""

@@ -200,3 +200,29 @@ def test_scale_reward_gives_the_product_with_the_python_float_bit_for_bit(dtype)
                     truncated=torch.zeros(1000, dtype=torch.bool))
     out = ScaleReward(scale=0.013).step(tr)["transition"]
     assert out.reward.dtype == dtype and torch.equal(out.reward, rewards * 0.013)
+
+
+def test_mujoco_envs_resume_exactly_from_their_simulator_state():
+    """HalfCheetah (the optional extra .[mujoco]; CI installs it): saved as data (qpos,
+    qvel, warm start, time, the RNGs), a fresh env continues step for step, through
+    episode ends (40-step episodes: resets draw from the saved generator)."""
+    pytest.importorskip("mujoco", reason="MuJoCo is the optional extra .[mujoco]")
+    kwargs = {"max_episode_steps": 40}
+    first = GymEnv(seed=3, id="HalfCheetah-v5", num_envs=2, kwargs=kwargs)
+    first.step()
+    g = torch.Generator().manual_seed(0)
+    actions = [torch.rand(2, 6, generator=g) * 2 - 1 for _ in range(100)]
+    for a in actions[:30]:
+        first.step(a)
+    saved = first.state_dict()
+    assert [sorted(e["state"]) for e in saved["envs"]] == [  # data, not a pickled env
+        ["act", "ctrl", "qacc_warmstart", "qpos", "qvel", "time"]] * 2
+    second = GymEnv(seed=99, id="HalfCheetah-v5", num_envs=2, kwargs=kwargs)
+    second.load_state_dict(saved)
+    for a in actions[30:]:
+        x, y = first.step(a), second.step(a)
+        assert torch.equal(x["obs"], y["obs"])
+        assert torch.equal(x["transition"].reward, y["transition"].reward)
+        assert ("episode_end" in x) == ("episode_end" in y)
+    first.close()
+    second.close()
