@@ -237,7 +237,7 @@ def _register_mujoco() -> None:
     MujocoEnv keeps its state in MjData, which MujocoState saves whole."""
     try:
         from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
-    except Exception:  # noqa: BLE001 - mujoco not installed (or not loadable): no adapter
+    except Exception:  # mujoco not installed (or not loadable): no adapter
         return
     register_env_state(MujocoEnv, MujocoState(), subclasses=True)
 
