@@ -16,7 +16,7 @@ EXPORTS: dict[str, str] = {
     "EnvSpec": "data", "Transition": "data", "Batch": "data", "Rollout": "data",
     "Episodes": "data", "Record": "data",
     # environments and their transforms
-    "GymEnv": "envs", "ScaleReward": "envs", "NStep": "nstep",
+    "GymEnv": "envs", "AsyncGymEnv": "envs", "ScaleReward": "envs", "NStep": "nstep",
     # networks
     "Network": "nets", "QNetwork": "nets", "MLP": "nets", "DuelingMLP": "nets",
     "ActorCritic": "actor_critic", "ActorCriticMLP": "actor_critic",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +15,7 @@ import torch
 from rlgraph.core import (
     REQUIRED,
     Environment,
+    GraphWarning,
     In,
     Kind,
     Node,
@@ -113,8 +116,7 @@ class GymEnv(Node, Environment):
     def setup(self) -> dict[str, Any]:
         self.envs: list[gym.Env] = []
         try:
-            for _ in range(self.num_envs):
-                self.envs.append(gym.make(self.id, **self.kwargs))
+            observation_space, action_space = self.make_envs()
         except Exception as exc:  # an unknown id, a module `mod:Env-v0` names that is
             self.close()          # missing, kwargs the env's constructor refuses, ...
             what = str(exc) if isinstance(exc, gym.error.Error) \
@@ -122,9 +124,7 @@ class GymEnv(Node, Environment):
             self.fail(f"cannot make gymnasium env '{self.id}': {what}",
                       hint="check the id (gymnasium.pprint_registry() lists them; "
                            "'module:Env-v0' imports module first) and kwargs")
-        first = self.envs[0]
-        self.spec = EnvSpec(self.id, first.observation_space, first.action_space,
-                            self.num_envs)
+        self.spec = EnvSpec(self.id, observation_space, action_space, self.num_envs)
         self._discrete = self.spec.discrete
         if not (self.spec.discrete or self.spec.continuous):
             self.close()
@@ -149,12 +149,45 @@ class GymEnv(Node, Environment):
         self._steps_at_start = 0
         return {"spec": self.spec}
 
+    def make_envs(self) -> tuple[gym.Space, gym.Space]:
+        """Make the envs (here: num_envs in this process); their spaces."""
+        for _ in range(self.num_envs):
+            self.envs.append(gym.make(self.id, **self.kwargs))
+        return self.envs[0].observation_space, self.envs[0].action_space
+
+    def reset_envs(self) -> np.ndarray:
+        """Reset every env, env i seeded seed + i; the first observations."""
+        obs = np.empty(self._obs_shape, dtype=np.float32)
+        for i, env in enumerate(self.envs):
+            obs[i], _ = env.reset(seed=self.seed + i)
+        return obs
+
+    def step_envs(self, act: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int],
+                                                 list[Any], list[tuple[bool, bool]]]:
+        """One step of every env: observations (after a reset where an episode ended),
+        rewards (float64, as the envs gave them), and for the envs whose episode ended:
+        which, their final observations, their (terminated, truncated)."""
+        obs = np.empty(self._obs_shape, dtype=np.float32)
+        reward = np.empty(self.num_envs, dtype=np.float64)
+        ended: list[int] = []
+        finals: list[Any] = []  # the final observation of each ended episode
+        flags: list[tuple[bool, bool]] = []  # and its terminated, truncated
+        # numpy scalars, as SyncVectorEnv passes them (Discrete.contains checks those
+        # faster than Python ints)
+        for i, (env, a) in enumerate(zip(self.envs, act)):
+            o, r, term, trunc, _ = env.step(a)
+            reward[i] = r
+            if term or trunc:  # keep what the action led to, then start anew
+                ended.append(i)
+                finals.append(o)
+                flags.append((term, trunc))
+                o, _ = env.reset()
+            obs[i] = o
+        return obs, reward, ended, finals, flags
+
     def step(self, action: torch.Tensor | None = None) -> dict[str, Any]:
         if self._obs is None:
-            obs = np.empty(self._obs_shape, dtype=np.float32)
-            for i, env in enumerate(self.envs):
-                obs[i], _ = env.reset(seed=self.seed + i)
-            self._obs = self._tensor(obs)
+            self._obs = self._tensor(self.reset_envs())
             self._started = time.perf_counter()
             return {"obs": self._obs}
         if action is None:  # the policy did not act this tick: hold
@@ -169,25 +202,11 @@ class GymEnv(Node, Environment):
         else:  # Box: the policy's action, stepped clipped to the env's bounds
             stored = act.astype(np.float32, copy=False)
             act = np.clip(stored, self._low, self._high)
-        obs = np.empty(self._obs_shape, dtype=np.float32)
-        reward = np.empty(self.num_envs, dtype=np.float32)
-        ended: list[int] = []
-        finals: list[Any] = []  # the final observation of each ended episode
-        flags: list[tuple[bool, bool]] = []  # and its terminated, truncated
+        obs, reward, ended, finals, flags = self.step_envs(act)
         returns, lengths = self._return, self._length
-        # numpy scalars, as SyncVectorEnv passes them (Discrete.contains checks those
-        # faster than Python ints)
-        for i, (env, a) in enumerate(zip(self.envs, act)):
-            o, r, term, trunc, _ = env.step(a)
-            reward[i] = r
-            returns[i] += float(r)  # float64 sums, whatever type the env returns
+        for i, r in enumerate(reward.tolist()):  # episode returns: float64 sums
+            returns[i] += r
             lengths[i] += 1
-            if term or trunc:  # keep what the action led to, then start anew
-                ended.append(i)
-                finals.append(o)
-                flags.append((term, trunc))
-                o, _ = env.reset()
-            obs[i] = o
         current = self._tensor(obs)
         if ended:
             next_obs = obs.copy()
@@ -202,7 +221,7 @@ class GymEnv(Node, Environment):
             final = current  # what each action led to; no node modifies tensors in place
             term_t = trunc_t = self._no_flags
         transition = Transition(obs=self._obs, action=self._tensor(stored),
-                                reward=self._tensor(reward), next_obs=final,
+                                reward=self._tensor(reward.astype(np.float32)), next_obs=final,
                                 terminated=term_t, truncated=trunc_t)
         self._obs = current
         self.env_steps += self.num_envs
@@ -240,7 +259,7 @@ class GymEnv(Node, Environment):
         """The envs as data where their family has a state adapter (envstate), else as
         pickles; the episode bookkeeping (returns, lengths, the current observations)."""
         try:
-            envs = [save_env(env) for env in self.envs]
+            envs = self.save_envs()
         except Exception as exc:  # an env holding a window or a process
             raise NodeConfigError(f"env '{self.id}' cannot be saved in a checkpoint "
                                   f"({type(exc).__name__}: {exc})", node=self.name,
@@ -274,11 +293,7 @@ class GymEnv(Node, Environment):
         for value in (env_steps, episodes):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise EnvStateError(f"saved step or episode count {value!r} is damaged")
-        loaded = [load_env(env, saved) for env, saved in zip(self.envs, envs)]
-        for old, new in zip(self.envs, loaded):
-            if new is not old:
-                old.close()
-        self.envs = loaded
+        self.load_envs(envs)
         self._obs = None if obs is None else obs.to(self._device, copy=True)
         self._return = [float(r) for r in returns]
         self._length = [int(x) for x in lengths]
@@ -287,9 +302,78 @@ class GymEnv(Node, Environment):
         self._started = time.perf_counter() if self._obs is not None else None
         self._steps_at_start = self.env_steps
 
+    def save_envs(self) -> list[Any]:
+        """Every env's state (envstate: as data, or a pickle)."""
+        return [save_env(env) for env in self.envs]
+
+    def load_envs(self, saved: list[Any]) -> None:
+        """Load saved env states (checked) into the envs setup() made."""
+        loaded = [load_env(env, state) for env, state in zip(self.envs, saved)]
+        for old, new in zip(self.envs, loaded):
+            if new is not old:
+                old.close()
+        self.envs = loaded
+
     def close(self) -> None:
         for env in self.envs:
             env.close()
+
+
+@register
+class AsyncGymEnv(GymEnv):
+    """GymEnv with its envs stepped in worker processes, side by side (for slow envs).
+
+    The same outputs as GymEnv for the same seed and actions (gymnasium's
+    AsyncVectorEnv with same-step resets: a transition's next_obs is still the final
+    observation of its episode), at the cost of a message per tick to every worker, so
+    it pays only where an env's step costs far more than that (a simulator, a remote
+    env). The envs live in other processes, so checkpoints cannot hold their state: a
+    run resumed from one restarts their episodes (new resets), and says so.
+    """
+
+    def make_envs(self) -> tuple[gym.Space, gym.Space]:
+        make = functools.partial(gym.make, self.id, **self.kwargs)
+        self.vector = gym.vector.AsyncVectorEnv(
+            [make] * self.num_envs, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        return self.vector.single_observation_space, self.vector.single_action_space
+
+    def reset_envs(self) -> np.ndarray:
+        """Env i seeded seed + i at the start (as GymEnv); after a resume, offset by the
+        env steps taken, so that the new episodes are not the first ones again."""
+        first = self.seed + self.env_steps
+        obs, _ = self.vector.reset(seed=[first + i for i in range(self.num_envs)])
+        return np.asarray(obs, dtype=np.float32)
+
+    def step_envs(self, act: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int],
+                                                 list[Any], list[tuple[bool, bool]]]:
+        obs, reward, terminated, truncated, info = self.vector.step(act)
+        ended = np.flatnonzero(terminated | truncated).tolist()
+        finals = [info["final_obs"][i] for i in ended]
+        flags = [(bool(terminated[i]), bool(truncated[i])) for i in ended]
+        return (np.asarray(obs, dtype=np.float32), np.asarray(reward, dtype=np.float64),
+                ended, finals, flags)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The episode bookkeeping only: the envs' state stays in their processes."""
+        state = super().state_dict()
+        return {**state, "obs": None, "return": np.zeros(self.num_envs),
+                "length": np.zeros(self.num_envs, dtype=np.int64)}
+
+    def save_envs(self) -> list[Any]:
+        return [None] * self.num_envs
+
+    def load_envs(self, saved: list[Any]) -> None:
+        if any(s is not None for s in saved):
+            raise EnvStateError("the checkpoint holds envs saved in this process, but "
+                                "AsyncGymEnv runs them in worker processes")
+        warnings.warn(GraphWarning(
+            f"the envs of '{self.id}' ran in worker processes, so the checkpoint holds "
+            f"no state of them: the resumed run starts their episodes anew (it is not "
+            f"exact)", node=self.name), stacklevel=2)
+
+    def close(self) -> None:
+        if hasattr(self, "vector"):
+            self.vector.close()
 
 
 def _count(value: Any) -> str:

@@ -226,3 +226,42 @@ def test_mujoco_envs_resume_exactly_from_their_simulator_state():
         assert ("episode_end" in x) == ("episode_end" in y)
     first.close()
     second.close()
+
+
+def test_envs_in_worker_processes_give_what_the_in_process_loop_gives():
+    """AsyncGymEnv steps its envs in subprocesses; for the same seed and actions every
+    output matches GymEnv's (same-step resets: next_obs stays the final observation)."""
+    from rlgraph.nodes import AsyncGymEnv
+    kwargs = {"max_episode_steps": 7}
+    loop = GymEnv(seed=5, id="CartPole-v1", num_envs=3, kwargs=kwargs)
+    workers = AsyncGymEnv(seed=5, id="CartPole-v1", num_envs=3, kwargs=kwargs)
+    try:
+        for a, b in zip(drive(loop, random_actions(3, 20)), drive(workers, random_actions(3, 20))):
+            assert torch.equal(a["obs"], b["obs"])
+            assert ("episode_end" in a) == ("episode_end" in b)
+            if "transition" in a:
+                for key, value in a["transition"].items():
+                    assert torch.equal(value, getattr(b["transition"], key)), key
+            if "episode_end" in a:
+                assert a["episode_end"] == b["episode_end"]
+        assert workers.env_steps == loop.env_steps == 60
+    finally:
+        loop.close()
+        workers.close()
+
+
+def test_envs_in_worker_processes_resume_by_restarting_their_episodes_and_say_so():
+    from rlgraph.core import GraphWarning
+    from rlgraph.nodes import AsyncGymEnv
+    first = AsyncGymEnv(seed=5, id="CartPole-v1", num_envs=2)
+    drive(first, random_actions(2, 5))
+    saved = first.state_dict()
+    first.close()
+    second = AsyncGymEnv(seed=5, id="CartPole-v1", num_envs=2)
+    try:
+        with pytest.warns(GraphWarning, match="starts their episodes anew"):
+            second.load_state_dict(saved)
+        out = second.step(torch.zeros(2, dtype=torch.int64))
+        assert set(out) == {"obs"} and second.env_steps == 10  # a reset, then on
+    finally:
+        second.close()
