@@ -10,7 +10,16 @@ from .executor import Graph
 from .graphfile import parse_graph, read_graph
 from .node import Clock, Node, NodeConfigError, NodeDefinitionError
 from .ports import ABSENT, REQUIRED, In, Kind, Out, Param, PortKind, register_role
-from .protocols import Acting, CountsEnvSteps, Environment, EvalEnvs, RowSource, UsesGraph, acts
+from .protocols import (
+    Acting,
+    CountsEnvSteps,
+    Environment,
+    EvalEnvs,
+    RowSource,
+    UsesGraph,
+    UsesRunFolder,
+    acts,
+)
 from .registry import REGISTRY, Registry, RegistryError, register
 from .spec import GraphSpec
 from .validate import CheckedGraph, check_graph
@@ -45,6 +54,7 @@ __all__ = [
     "RegistryError",
     "RowSource",
     "UsesGraph",
+    "UsesRunFolder",
     "acting_path",
     "acts",
     "build",

@@ -8,7 +8,8 @@ them (`isinstance`), never by probing for attributes.
 - RowSource: keeps rows that a run writes to a CSV file and TensorBoard;
 - Acting: a node on the acting path (env -> preprocessing -> policy -> env) that can
   act in evaluation: greedily or deterministically, changing no state;
-- UsesGraph: works on the built graph as a whole (an evaluation node).
+- UsesGraph: works on the built graph as a whole (an evaluation node);
+- UsesRunFolder: writes files of its own into the run folder (evaluation videos).
 
 Like the rest of core, nothing here imports torch or gymnasium: the values are whatever
 the node family uses (tensors, for the built-in nodes).
@@ -36,7 +37,9 @@ class EvalEnvs(Protocol):
     """Fresh copies of an environment for evaluation, stepped side by side: one episode
     in each. `reset` returns the first observations (in the form the node's `obs` output
     has); `step` takes one action per env and returns (observations, rewards, dones)
-    with rewards and dones as sequences of numbers and booleans, one per env."""
+    with rewards and dones as sequences of numbers and booleans, one per env. Copies
+    that can be watched also have `render()`, the first env's frame as an RGB array
+    (videos; GymEnv's, when made with render_mode='rgb_array')."""
 
     num_envs: int
 
@@ -126,6 +129,16 @@ class UsesGraph(ABC):
     @abstractmethod
     def attach(self, graph: Any) -> None:
         """Receive the built rlgraph.core.Graph."""
+
+
+class UsesRunFolder(ABC):
+    """A node that writes files of its own (videos) into the run folder:
+    `use_run_folder(path)` is called before the first tick of every stretch of a run
+    (`rlgraph run`, `resume`, `Agent.learn`). Outside a run it is never called."""
+
+    @abstractmethod
+    def use_run_folder(self, path: Any) -> None:
+        """Receive the run folder (a pathlib.Path)."""
 
 
 def acts(node: Node) -> bool:
