@@ -33,6 +33,7 @@ from .workflow.runner import (
     EXIT_OK,
     RunOptions,
     Session,
+    check_run_dir,
     collect_report,
     make_run_dir,
     open_checkpoint,
@@ -87,6 +88,8 @@ class Agent:
             checked.spec.steps = steps
         if seed is not None:
             checked.spec.seed = seed
+        if run_dir is not None:  # a folder that cannot be used is said before the build
+            check_run_dir(checked.spec.name, run_dir)
         seed_globals(checked.spec.seed)
         self._setup(build(checked), str(graph), None,
                     RunOptions(quiet=quiet, tensorboard=tensorboard, threads=threads))
@@ -205,29 +208,34 @@ class Agent:
         """Save the agent as a run folder at `path`: graph.yaml, its node modules, the
         CSV rows, summary.json and one checkpoint of the whole graph state (replay
         included), so that `Agent.load(path)`, `rlgraph eval path` and `rlgraph resume
-        path` continue exactly. A folder `Agent.save` or `rlgraph run` wrote is replaced;
-        any other non-empty folder is refused. Returns the checkpoint's path."""
+        path` continue exactly. An earlier save is replaced, any other non-empty folder
+        refused; the agent's own run folder gets a checkpoint of now. Returns the
+        checkpoint's path."""
         path = Path(path)
         graph = self.graph
-        own = self.run_dir is not None and path.resolve() == self.run_dir.resolve()
-        if path.is_dir() and any(path.iterdir()) and not own:
-            if not (path / "graph.yaml").is_file():
+        wall = float((self._resumed or {}).get("extra", {}).get("wall_s", 0.0))
+        target = ckpt.checkpoint_path(path, graph.tick)
+        payload = {"wall_s": wall, "total": graph.spec.steps}
+        if self.run_dir is not None and path.resolve() == self.run_dir.resolve():
+            ckpt.save(ckpt.snapshot(graph, True, payload), target)
+            return target
+        if path.is_dir() and any(path.iterdir()):
+            if read_summary(path).get("status") != "saved" \
+                    or not (path / "graph.yaml").is_file():
                 raise GraphErrors([GraphError(
-                    f"{path} is not empty and not a run folder; Agent.save would mix its "
-                    f"files with others", Loc(str(path)), hint="save to a new folder")])
-            shutil.rmtree(path)  # an older save or run: replaced whole
+                    f"{path} is not empty and not an earlier Agent.save; saving would mix "
+                    f"its files with others", Loc(str(path)),
+                    hint="save to a new folder (a run folder of `rlgraph run` is never "
+                         "overwritten; Agent.load it and save elsewhere)")])
+            shutil.rmtree(path)  # an earlier save: replaced whole
         path.mkdir(parents=True, exist_ok=True)
         checked = self._checked()
-        if not own:
-            (path / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds),
-                                             encoding="utf-8")
+        (path / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds),
+                                         encoding="utf-8")
         copy_node_modules(checked, path)
         log = RunLog(path, graph, tensorboard=False, resumed=True)  # the CSV rows
         log.close()
-        wall = float((self._resumed or {}).get("extra", {}).get("wall_s", 0.0))
-        target = ckpt.checkpoint_path(path, graph.tick)
-        ckpt.save(ckpt.snapshot(graph, True, {"wall_s": wall, "total": graph.spec.steps}),
-                  target)
+        ckpt.save(ckpt.snapshot(graph, True, payload), target)
         summary = {"graph": graph.spec.name, "file": self.file, "seed": graph.spec.seed,
                    "status": "saved", "ticks": graph.tick, "total_ticks": graph.spec.steps,
                    "env_steps": env_steps(graph), "wall_s": round(wall, 3),

@@ -95,13 +95,23 @@ def test_save_and_load_round_trip_exactly_and_the_cli_reads_the_folder(tmp_path,
     assert loaded.run_dir == saved
     assert rows(saved / "metrics.csv") == rows(tmp_path / "run" / "metrics.csv")
     assert same(weights(agent), weights(loaded))
-    # saving again replaces the earlier save; a folder of other files is refused
-    agent.save(saved)
-    assert [p.name for p in ckpt.list_checkpoints(saved)] == ["ckpt-000000300.pt"]
+    # saving again replaces an earlier save; a run folder or other files are refused
+    again = tmp_path / "again"
+    agent.save(again)
+    agent.learn(10)
+    agent.save(again)
+    assert [p.name for p in ckpt.list_checkpoints(again)] == ["ckpt-000000310.pt"]
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
-    with pytest.raises(GraphErrors, match="not empty and not a run folder"):
-        agent.save(tmp_path / "other")
+    for taken in (tmp_path / "other", saved):  # saved is loaded's run folder now
+        with pytest.raises(GraphErrors, match=r"not empty and not an earlier Agent\.save"):
+            agent.save(taken)
+    # into its own run folder: a checkpoint of now, beside the run's own files
+    assert agent.save(tmp_path / "run") == ckpt.checkpoint_path(tmp_path / "run", 310)
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "finished"
+    # a run folder that is taken is refused before anything is built
+    with pytest.raises(GraphErrors, match="already exists and is not empty"):
+        rlgraph.Agent(small_dqn(tmp_path), run_dir=tmp_path / "other")
 
 
 def test_a_broken_graph_raises_the_errors_rlgraph_validate_prints(tmp_path, capsys):
