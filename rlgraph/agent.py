@@ -118,7 +118,7 @@ class Agent:
         summary = read_summary(run_dir)
         agent._setup(graph, summary.get("file", str(run_dir / "graph.yaml")), run_dir,
                      RunOptions(quiet=quiet, tensorboard=tensorboard, threads=threads),
-                     payload)
+                     {"tick": payload["tick"], "extra": payload.get("extra", {})})
         agent._out = run_dir
         return agent
 
