@@ -63,6 +63,13 @@ def test_a_graph_without_loss_or_optimizer_warns_that_its_network_stays_as_built
     assert len(found) == 1 and "network 'qnet.module' is updated by no optimizer" in found[0]
 
 
+def test_a_subgraph_file_may_leave_the_training_of_what_it_exports_to_its_user(tmp_path):
+    path = tmp_path / "learner.yaml"
+    text = without((GRAPHS / "lib" / "dqn_learner.yaml").read_text(), "optim")
+    path.write_text(text.replace("  lr: optim.lr\n", ""))
+    assert warnings_of(path) == []  # its loss and module are outputs: trained outside
+
+
 def test_every_shipped_graph_trains_what_it_builds():
     for path in [*GRAPHS.glob("*.yaml"), *GRAPHS.glob("lib/*.yaml")]:
         assert warnings_of(path) == [], path.name

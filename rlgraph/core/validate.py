@@ -376,9 +376,13 @@ def find_suspicious_wiring(spec: GraphSpec,
 def find_untrained(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphWarning]:
     """What validates but trains nothing: a loss (a node that differentiates through a
     module, `grad=True`) from which no wire leads to an optimizer (a node that changes a
-    module, `writes=True`), and a network no optimizer updates."""
+    module, `writes=True`), and a network no optimizer updates. What a subgraph file
+    exports may be trained where it is used, and is left alone."""
     def is_optimizer(cls: type[Node] | None) -> bool:
         return cls is not None and any(d.writes for d in cls.inputs.values())
+
+    exported = {(r.node, r.port) for section, r in spec.interface.refs()
+                if section == "outputs"}
 
     stream_to: dict[str, set[str]] = {}
     for edge in spec.edges():
@@ -397,7 +401,8 @@ def find_untrained(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[Grap
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
-        if not any(is_optimizer(classes.get(n)) for n in seen):
+        if not any(is_optimizer(classes.get(n)) for n in seen) \
+                and not any(name in seen for name, _ in exported):
             loss = next((p for p, o in cls.outputs.items() if o.kind is Kind.SCALAR), "loss")
             warnings.append(GraphWarning(
                 "this loss reaches no optimizer: no wire leads from it to a node that "
@@ -411,7 +416,9 @@ def find_untrained(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[Grap
         cls = classes.get(node.name)
         for port, out in (cls.outputs.items() if cls is not None else ()):
             if out.kind is Kind.MODULE and out.like is None \
-                    and (node.name, port) not in trained and _wired(spec, node.name, port):
+                    and (node.name, port) not in trained | exported \
+                    and any(e.src.node == node.name and e.src.port == port
+                            for e in spec.edges()):
                 warnings.append(GraphWarning(
                     f"network '{node.name}.{port}' is updated by no optimizer: it keeps its "
                     f"initial weights", node.loc, node=node.name, port=port,
@@ -419,11 +426,6 @@ def find_untrained(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[Grap
                          f"it is meant to stay fixed (an optimizer node declares the module it "
                          f"updates: In(Kind.MODULE, writes=True))"))
     return warnings
-
-
-def _wired(spec: GraphSpec, node: str, port: str) -> bool:
-    return any(e.src.node == node and e.src.port == port for e in spec.edges()) \
-        or (node, port) in {(r.node, r.port) for _, r in spec.interface.refs()}
 
 
 def find_missing_metrics(spec: GraphSpec,
