@@ -107,7 +107,7 @@ def test_a_failed_build_leaves_no_run_folder(tmp_path, capsys, monkeypatch):
 # ---- plot and compare agree ---------------------------------------------------------------
 def test_plot_ends_a_shorter_run_where_it_ended(tmp_path, capsys):
     graph = small_dqn(tmp_path)
-    for steps, name in ((150, "short"), (300, "long")):
+    for steps, name in ((60, "short"), (150, "long")):
         assert main(["run", str(graph), "--steps", str(steps), "--quiet", "--no-tensorboard",
                      "--out", str(tmp_path / name)]) == 0
         summary = json.loads((tmp_path / name / "summary.json").read_text())
@@ -120,8 +120,8 @@ def test_plot_ends_a_shorter_run_where_it_ended(tmp_path, capsys):
         ends = {}
         for row in csv.DictReader(f):
             ends[row["graph"]] = float(row["env_steps"])
-    assert ends["long"] == pytest.approx(299, abs=2)
-    assert ends["short"] <= 149  # no flat line from 150 to 300
+    assert ends["long"] == pytest.approx(149, abs=2)
+    assert ends["short"] <= 59  # no flat line from 60 to 150
 
 
 # ---- validate says what it did not check; --build checks it -------------------------------

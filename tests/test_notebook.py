@@ -34,7 +34,7 @@ def test_the_notebook_runs_and_shows_diagrams_progress_curves_and_scores(tmp_pat
                                                                           monkeypatch):
     # the kernel inherits this environment: a short run, graphs from the repository,
     # runs/ in a temporary folder, this checkout importable as rlgraph
-    monkeypatch.setenv("RLGRAPH_NOTEBOOK_STEPS", "1200")
+    monkeypatch.setenv("RLGRAPH_NOTEBOOK_STEPS", "600")
     monkeypatch.setenv("RLGRAPH_GRAPHS", str(REPO / "graphs"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
@@ -50,8 +50,8 @@ def test_the_notebook_runs_and_shows_diagrams_progress_curves_and_scores(tmp_pat
     assert len(svgs) == 2 and "TargetNetwork" in svgs[0] and "TargetNetwork" not in svgs[1]
     # learning: the progress line, updated in place to the end, for each agent
     learned = text_of(cells[3])
-    assert learned.count("1,200/1,200 100%") == 2
-    assert "dqn_target: 1200 ticks" in learned and "dqn: 1200 ticks" in learned
+    assert learned.count("600/600 100%") == 2
+    assert "dqn_target: 600 ticks" in learned and "dqn: 600 ticks" in learned
     runs = sorted(p.name.rsplit("-", 2)[0] for p in (tmp_path / "runs").iterdir())
     assert runs == ["dqn", "dqn_target"]
     # the curves: one picture
