@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .core import REGISTRY, GraphErrors, RegistryError, check_file
@@ -33,6 +34,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         checked, errors = check_file(path, REGISTRY, args.set)
         warnings = list(checked.warnings) if checked is not None else []
+        if args.build and checked is not None and not errors:
+            errors = build_errors(checked)
         errors = sorted(errors, key=_position)
         _print_problems([*errors, *warnings])
         if errors or checked is None:
@@ -42,8 +45,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             n = len(warnings)
             print(f"{path}: ok ({len(checked.spec.nodes)} nodes"
-                  + (f", {n} warning{'s' if n != 1 else ''}" if n else "") + ")")
+                  + (f", {n} warning{'s' if n != 1 else ''}" if n else "") + ")"
+                  + (", built: its envs and networks were made" if args.build else
+                     "; envs and networks not built (--build makes them: env ids, "
+                     "spaces, sizes)"))
     return EXIT_INVALID if failed else EXIT_OK
+
+
+def build_errors(checked) -> list:
+    """What building a valid graph finds (an env id gymnasium does not know, a network
+    that cannot take the env's spaces): its located errors; the graph is closed again.
+    Nothing is trained."""
+    from .core import build
+    try:
+        build(checked).close()
+    except GraphErrors as exc:
+        return exc.errors
+    return []
 
 
 def _position(error: Problem) -> tuple:
@@ -56,7 +74,8 @@ def _run_options(args: argparse.Namespace):
     from .workflow.runner import RunOptions
     return RunOptions(quiet=args.quiet, checkpoint_every=args.checkpoint_every,
                       keep=args.keep_checkpoints, replay=args.checkpoint_replay,
-                      tensorboard=args.tensorboard, threads=args.threads)
+                      tensorboard=args.tensorboard, threads=args.threads,
+                      profile=args.profile)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -72,7 +91,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .workflow.evaluate import eval_run
-    return eval_run(args.target, episodes=args.episodes, seed=args.seed, q=args.q)
+    return eval_run(args.target, episodes=args.episodes, seed=args.seed, q=args.q,
+                    video=args.video, video_episodes=args.video_episodes)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -161,6 +181,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=count(1),
                         help="torch threads (default: $RLGRAPH_THREADS, else 1: fastest "
                              "for small networks)")
+    parser.add_argument("--profile", action="store_true",
+                        help="time every node: share of wall time, calls and µs per call, "
+                             "printed at the end and written to summary.json")
 
 
 def add_curve_options(parser: argparse.ArgumentParser) -> None:
@@ -171,13 +194,37 @@ def add_curve_options(parser: argparse.ArgumentParser) -> None:
                         help="training returns: mean of the last N episodes (default 10)")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a did-you-mean for a mistyped option (`--stpes` -> `--steps`)
+    among the options of the command it was given to."""
+
+    commands: Mapping[str, argparse.ArgumentParser]
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = self.commands.get(getattr(parsed, "command", "") or "", self)
+            options = [o for action in command._actions for o in action.option_strings]
+            hints = [f"{arg}: did you mean {close[0]}?" for arg in extras
+                     if arg.startswith("-") and (close := difflib.get_close_matches(
+                         arg.partition("=")[0], options, n=1, cutoff=0.6))]
+            command.error(f"unrecognized arguments: {' '.join(extras)}"
+                          + "".join(f"\n  {hint}" for hint in hints))
+        return parsed
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rlgraph", description="Deep-RL agents as typed dataflow graphs.")
+    parser = Parser(prog="rlgraph", description="Deep-RL agents as typed dataflow graphs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.commands = sub.choices
 
     p = sub.add_parser("validate", help="check graph files; report every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--build", action="store_true",
+                   help="also build each graph: make its envs and networks (no training), "
+                        "which finds unknown env ids and networks that cannot take the "
+                        "env's spaces")
     add_set_option(p)
     p.set_defaults(func=cmd_validate)
 
@@ -205,6 +252,11 @@ def make_parser() -> argparse.ArgumentParser:
                    help="seed of the first episode's env (default 1000000)")
     p.add_argument("--q", metavar="NODE.PORT",
                    help="the network to act with (default: the one the policy uses)")
+    p.add_argument("--video", metavar="FILE",
+                   help="record episodes to FILE (.mp4 or .gif; needs the video extra: "
+                        "pip install -e \".[video]\")")
+    p.add_argument("--video-episodes", type=count(1), default=1, metavar="N",
+                   help="episodes recorded, the first N evaluated (default 1)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("compare", help="run graphs over seeds; plot mean ± std curves")

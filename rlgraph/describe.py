@@ -23,6 +23,10 @@ def first_line(cls: type[Node]) -> str:
     return doc.splitlines()[0] if doc else "(no description)"
 
 
+TRIGGERS = ("every N, after N, until N, on: node.port, repeat N, "
+            "order: {after: [...], before: [...]}")
+
+
 def list_types(registry: Registry) -> str:
     names = registry.names()
     width = max((len(n) for n in names), default=0)
@@ -30,6 +34,8 @@ def list_types(registry: Registry) -> str:
     for name in names:
         cls = registry.resolve(name)
         lines.append(f"{name:<{width}}  {first_line(cls)}")
+    lines += ["", f"triggers (every node): {TRIGGERS}",
+              "`rlgraph nodes TYPE` shows a type's ports, params and documentation"]
     return "\n".join(lines)
 
 
@@ -39,6 +45,10 @@ def describe_type(name: str, cls: type[Node]) -> str:
     doc = inspect.getdoc(cls)
     if doc:
         lines += ["  " + line if line else "" for line in doc.splitlines()] + [""]
+    for base in node_bases(cls):  # what "see Optimizer" refers to
+        lines.append(f"from {base.__name__} ({base.__module__}:{base.__qualname__}):")
+        lines += ["  " + line if line else ""
+                  for line in inspect.cleandoc(base.__doc__ or "").splitlines()] + [""]
 
     def section(title: str, rows: list[tuple[str, str, str]]) -> None:
         lines.append(f"{title}:")
@@ -56,8 +66,16 @@ def describe_type(name: str, cls: type[Node]) -> str:
     roles = protocols(cls)
     if roles:
         lines += ["is:"] + [f"  {text}" for text in roles] + [""]
-    lines.append("triggers (every node): every N, after N, until N, on: node.port, repeat N")
+    lines.append(f"triggers (every node): {TRIGGERS}")
     return "\n".join(lines)
+
+
+def node_bases(cls: type[Node]) -> list[type[Node]]:
+    """The node classes `cls` inherits from (not Node itself) that document themselves:
+    their documentation applies to `cls` too."""
+    return [base for base in cls.__mro__[1:]
+            if isinstance(base, type) and issubclass(base, Node) and base is not Node
+            and "__doc__" in vars(base) and base.__doc__]
 
 
 def port_flags(decl: In | Out) -> str:

@@ -10,7 +10,7 @@ import pytest
 from workflow_nodes import small_dqn
 
 from rlgraph.cli import main
-from rlgraph.workflow.plots import Curve, bands, resample
+from rlgraph.workflow.plots import Curve, bands, read_curve, resample
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -45,6 +45,12 @@ def test_compare_runs_each_graph_over_seeds_and_draws_bands(tmp_path, capsys):
     assert {r["runs"] for r in rows} <= {"1", "2"} and "2" in {r["runs"] for r in rows}
     # seeds differ, so the band has a width somewhere
     assert any(float(r["std"]) > 0 for r in rows)
+    # each run's line ends on the number its curve ends on, and says which number it is
+    for stem in ("small_dqn", "no_target"):
+        line = next(x for x in text.splitlines() if f"  {stem} seed 1:" in x)
+        assert "episode return, mean of the last 10 episodes" in line
+        curve = read_curve(out / stem / "seed-1", "return", 10)
+        assert float(line.rsplit(" ", 1)[1]) == pytest.approx(curve.y[-1], abs=0.05)
 
 
 def test_plot_groups_finished_runs_by_graph(tmp_path, capsys):
@@ -68,11 +74,16 @@ def test_plot_of_a_folder_without_rows_is_a_clear_error(tmp_path, capsys):
     assert "EvalEpisodes" in capsys.readouterr().err
 
 
-def test_resampling_holds_the_latest_value_and_bands_average_runs():
+def test_resampling_holds_the_latest_value_until_the_run_ends_and_bands_average_runs():
     a = Curve("g", Path("a"), x=[10, 20, 30], y=[1.0, 2.0, 3.0])
     b = Curve("g", Path("b"), x=[15, 30], y=[3.0, 5.0])
-    assert resample(a, [5, 10, 25, 40]) == pytest.approx([float("nan"), 1.0, 2.0, 3.0],
-                                                          nan_ok=True)
+    nan = float("nan")
+    # a finished run is not drawn on as a flat line past its end ...
+    assert resample(a, [5, 10, 25, 40]) == pytest.approx([nan, 1.0, 2.0, nan], nan_ok=True)
+    # ... which is its last env step (summary.json), not its last episode's
+    a.end = 45
+    assert resample(a, [25, 40, 50]) == pytest.approx([2.0, 3.0, nan], nan_ok=True)
+    a.end = None
     grid, stats = bands({"g": [a, b]}, points=4)
     assert grid == [0.0, 10.0, 20.0, 30.0]
     assert stats["g"][0][2] == 0  # no run has a value yet

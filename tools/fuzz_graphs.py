@@ -194,6 +194,10 @@ class Report:
 def fuzz(n: int, seed: int, timeout: float = 5.0, keep: Path | None = None,
          progress: bool = False, memory_gb: float | None = 4.0, start: int = 0) -> Report:
     """Run n mutants of fixed seed (from number `start`); the report of their classes."""
+    # Import every node module first: the registry imports them on first use, and a
+    # timeout that lands inside `import torch` would leave torch half imported.
+    from rlgraph.core import REGISTRY
+    REGISTRY.names()
     if memory_gb:
         limit_memory(memory_gb)
     report = Report()

@@ -18,6 +18,7 @@ from .protocols import (
     PlansMemory,
     RowSource,
     UsesGraph,
+    UsesRunFolder,
     acts,
 )
 from .registry import REGISTRY, Registry, RegistryError, register
@@ -55,6 +56,7 @@ __all__ = [
     "RegistryError",
     "RowSource",
     "UsesGraph",
+    "UsesRunFolder",
     "acting_path",
     "acts",
     "build",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import GraphError, Loc, choices_hint, shown
+from .errors import GraphError, Loc, choices_hint, did_you_mean, shown
 from .parse import Parser, integer_problem
 from .spec import DEVICE_HINT, GraphSpec, NodeSpec, device_problem, set_param
 from .yamlsrc import YMap, load_yaml
@@ -72,10 +72,23 @@ def _apply(spec: GraphSpec, key: str, value: Any, loc: Loc,
         for ref in spec.param_aliases[key]:
             set_param(spec.nodes[ref.node].params, ref.port, value, loc)
     else:
-        errors.append(GraphError(
-            f"no node '{node_name}' in graph '{spec.name}'", loc,
-            hint=choices_hint(node_name, spec.nodes, "node names")
-            + " (write --set NODE.PARAM=VALUE)"))
+        errors.append(GraphError(f"no node '{node_name}' in graph '{spec.name}'", loc,
+                                 hint=_unknown_key_hint(spec, key, node_name)))
+
+
+def _unknown_key_hint(spec: GraphSpec, key: str, node_name: str) -> str:
+    """A did-you-mean among the params subgraphs export (`a.gama` -> `a.gamma`) and the
+    node names; what a subgraph offers when `node_name` is one."""
+    close = did_you_mean(key, spec.param_aliases)
+    if close:
+        return close
+    inner = sorted(n for n in spec.nodes if n.startswith(node_name + "."))
+    if inner:
+        exported = sorted(k for k in spec.param_aliases if k.startswith(node_name + "."))
+        return (f"'{node_name}' is a subgraph: "
+                + (f"its params are {', '.join(exported)}; " if exported else "")
+                + f"its nodes are {', '.join(inner)} (--set {inner[0]}.PARAM=VALUE)")
+    return choices_hint(node_name, spec.nodes, "node names") + " (write --set NODE.PARAM=VALUE)"
 
 
 def _apply_top_level(spec: GraphSpec, key: str, value: Any, loc: Loc,

@@ -11,6 +11,7 @@ them (`isinstance`), never by probing for attributes.
 - UsesGraph: works on the built graph as a whole (an evaluation node);
 - PlansMemory: allocates after the build in proportion to its params (a replay
   buffer), and says how much before anything runs.
+- UsesRunFolder: writes files of its own into the run folder (evaluation videos).
 
 Like the rest of core, nothing here imports torch or gymnasium: the values are whatever
 the node family uses (tensors, for the built-in nodes).
@@ -38,7 +39,9 @@ class EvalEnvs(Protocol):
     """Fresh copies of an environment for evaluation, stepped side by side: one episode
     in each. `reset` returns the first observations (in the form the node's `obs` output
     has); `step` takes one action per env and returns (observations, rewards, dones)
-    with rewards and dones as sequences of numbers and booleans, one per env."""
+    with rewards and dones as sequences of numbers and booleans, one per env. Copies
+    that can be watched also have `render()`, the first env's frame as an RGB array
+    (videos; GymEnv's, when made with render_mode='rgb_array')."""
 
     num_envs: int
 
@@ -136,6 +139,16 @@ class PlansMemory(ABC):
     @abstractmethod
     def plan_memory(self, specs: Sequence[Any]) -> None:
         """Reserve (Node.reserve) the memory this node will allocate."""
+
+
+class UsesRunFolder(ABC):
+    """A node that writes files of its own (videos) into the run folder:
+    `use_run_folder(path)` is called before the first tick of every stretch of a run
+    (`rlgraph run`, `resume`, `Agent.learn`). Outside a run it is never called."""
+
+    @abstractmethod
+    def use_run_folder(self, path: Any) -> None:
+        """Receive the run folder (a pathlib.Path)."""
 
 
 def acts(node: Node) -> bool:

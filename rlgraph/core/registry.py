@@ -1,7 +1,9 @@
 """Where node types come from: built-in names, `package.module:Class` paths, entry points.
 
 Built-in nodes live in the modules of `rlgraph.nodes` and register themselves with the
-`register` decorator when imported. Third-party packages declare entry points in the
+`register` decorator when imported; the package's EXPORTS table (name -> module) lets a
+name be resolved by importing its one module, so checking a graph imports only the node
+modules it uses. Third-party packages declare entry points in the
 group `rlgraph.nodes` (name -> "pkg.module:Class"). The same name registered twice is
 an error, never a silent override.
 """
@@ -43,7 +45,9 @@ class Registry:
         self._builtin_package = builtin_package
         self._entry_point_group = entry_point_group
         self._loaded = False
+        self._scanned = False  # entry points listed (their code is imported on use)
         self._entry_points: dict[str, importlib.metadata.EntryPoint] = {}
+        self._modules: dict[str, str] | None = None  # built-in name -> module
 
     def add(self, cls: type[Node], name: str | None = None, origin: str | None = None) -> None:
         """Register a node class under a name (its class name by default)."""
@@ -70,7 +74,10 @@ class Registry:
         """The node class for a registered name or a `module:Class` import path."""
         if ":" in type_name:
             return import_node_class(type_name, base_dir)
-        self._load()
+        self._import_builtin(type_name)
+        self._scan_entry_points()
+        if type_name not in self._types and type_name not in self._entry_points:
+            self._load()  # every built-in, for the list of names and the did-you-mean
         if type_name in self._types:
             return self._types[type_name]
         if type_name in self._entry_points:
@@ -81,6 +88,21 @@ class Registry:
             hint=choices_hint(type_name, self.names(), "node types")
             + " (run `rlgraph nodes` for the list; custom nodes are named 'module:Class')")
 
+    def _builtin_modules(self) -> dict[str, str]:
+        """Built-in name -> its module, from the package's EXPORTS table."""
+        if self._modules is None:
+            self._modules = {}
+            if self._builtin_package:
+                package = importlib.import_module(self._builtin_package)
+                self._modules = dict(getattr(package, "EXPORTS", {}))
+        return self._modules
+
+    def _import_builtin(self, name: str) -> None:
+        """Import the one built-in module that defines `name` (it registers itself)."""
+        module = self._builtin_modules().get(name)
+        if module is not None and name not in self._types:
+            importlib.import_module(f"{self._builtin_package}.{module}")
+
     def _load(self) -> None:
         if self._loaded:
             return
@@ -89,14 +111,25 @@ class Registry:
             package = importlib.import_module(self._builtin_package)
             for info in pkgutil.iter_modules(package.__path__):
                 importlib.import_module(f"{self._builtin_package}.{info.name}")
-        if self._entry_point_group:
-            for ep in importlib.metadata.entry_points(group=self._entry_point_group):
-                if ep.name in self._types or ep.name in self._entry_points:
-                    first = self._origin.get(ep.name) or self._entry_points[ep.name].value
-                    raise RegistryError(
-                        f"node type '{ep.name}' registered twice: by {first} and by entry "
-                        f"point {ep.value}", hint="rename the entry point")
-                self._entry_points[ep.name] = ep
+        self._scan_entry_points()
+
+    def _scan_entry_points(self) -> None:
+        """List the entry points (no plugin code runs); a name a built-in or another
+        entry point has already is an error."""
+        if self._scanned or not self._entry_point_group:
+            return
+        self._scanned = True
+        builtins = self._builtin_modules()
+        for ep in importlib.metadata.entry_points(group=self._entry_point_group):
+            if ep.name in self._types or ep.name in self._entry_points \
+                    or ep.name in builtins:
+                first = self._origin.get(ep.name) or (
+                    f"{self._builtin_package}.{builtins[ep.name]}" if ep.name in builtins
+                    else self._entry_points[ep.name].value)
+                raise RegistryError(
+                    f"node type '{ep.name}' registered twice: by {first} and by entry "
+                    f"point {ep.value}", hint="rename the entry point")
+            self._entry_points[ep.name] = ep
 
     def _load_entry_point(self, name: str) -> type[Node]:
         ep = self._entry_points[name]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from .errors import GraphError, GraphWarning, choices_hint, shown
+from .errors import GraphError, GraphWarning, choices_hint, did_you_mean, shown
 from .node import Node
 from .ordering import (
     check_order_names,
@@ -20,7 +20,9 @@ from .ordering import (
     find_stale_gradients,
     find_unordered_updates,
 )
+from .overrides import TRIGGER_KEYS
 from .ports import ROLES, In, Kind, Out, kinds_compatible
+from .protocols import Environment, RowSource
 from .registry import REGISTRY, Registry, RegistryError
 from .schedule import dependency_edges, dependency_graph, mixed_consumers, repeat_cones
 from .spec import EdgeSpec, GraphSpec, NodeSpec, PortRef, missing_interface_nodes
@@ -58,6 +60,8 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
     checked.errors.extend(find_build_cycles(spec, checked.classes))
     checked.warnings.extend(find_suspicious_wiring(spec, checked.classes))
     checked.warnings.extend(find_params_past_their_source(spec, checked.classes))
+    checked.warnings.extend(find_untrained(spec, checked.classes))
+    checked.warnings.extend(find_missing_metrics(spec, checked.classes))
     # the checks below need every node's class (a node whose type did not parse has
     # none) and an acyclic tick
     whole = not checked.errors and set(checked.classes) == set(spec.nodes)
@@ -89,10 +93,15 @@ def check_params(node: NodeSpec, cls: type[Node], errors: list[GraphError]) -> N
     for key, value in node.params.items():
         decl = cls.params.get(key)
         if decl is None:
+            trigger = difflib.get_close_matches(key, TRIGGER_KEYS, n=1)
+            hint = choices_hint(key, cls.params, "params") if not trigger or \
+                did_you_mean(key, cls.params) else \
+                f"did you mean the trigger '{trigger[0]}'? Triggers ({', '.join(TRIGGER_KEYS)})" \
+                f" sit beside 'params:' in the node (--set {node.name}.{trigger[0]}=...)"
             errors.append(GraphError(
                 f"{cls.__name__} has no param {shown(key)}", node.params.key_loc(key),
                 node=node.name,
-                hint=choices_hint(key, cls.params, "params")
+                hint=hint
                 + (f" ('{key}' is an input: wire it under 'in:')" if key in cls.inputs else "")))
             continue
         checked, problem = decl.check(value)
@@ -394,3 +403,72 @@ def find_suspicious_wiring(spec: GraphSpec,
                     node=node.name, port=port))
     return warnings
 
+
+
+def find_untrained(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[GraphWarning]:
+    """What validates but trains nothing: a loss (a node that differentiates through a
+    module, `grad=True`) from which no wire leads to an optimizer (a node that changes a
+    module, `writes=True`), and a network no optimizer updates. What a subgraph file
+    exports may be trained where it is used, and is left alone."""
+    def is_optimizer(cls: type[Node] | None) -> bool:
+        return cls is not None and any(d.writes for d in cls.inputs.values())
+
+    exported = {(r.node, r.port) for section, r in spec.interface.refs()
+                if section == "outputs"}
+
+    stream_to: dict[str, set[str]] = {}
+    for edge in spec.edges():
+        cls = classes.get(edge.dst_node)
+        decl = cls.inputs.get(edge.dst_port) if cls is not None else None
+        if decl is not None and not decl.static:
+            stream_to.setdefault(edge.src.node, set()).add(edge.dst_node)
+    warnings: list[GraphWarning] = []
+    for node in spec.nodes.values():
+        cls = classes.get(node.name)
+        if cls is None or not any(d.grad for d in cls.inputs.values()):
+            continue
+        seen, todo = {node.name}, [node.name]
+        while todo:
+            for nxt in stream_to.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        if not any(is_optimizer(classes.get(n)) for n in seen) \
+                and not any(name in seen for name, _ in exported):
+            loss = next((p for p, o in cls.outputs.items() if o.kind is Kind.SCALAR), "loss")
+            warnings.append(GraphWarning(
+                "this loss reaches no optimizer: no wire leads from it to a node that "
+                "updates a network, so nothing is trained on it", node.loc, node=node.name,
+                hint=f"wire it into an optimizer, e.g.  optim: {{type: Adam, in: {{loss: "
+                     f"{node.name}.{loss}, module: <the network>}}}}"))
+    trained = {(e.src.node, e.src.port) for e in spec.edges()
+               if (cls := classes.get(e.dst_node)) is not None
+               and (decl := cls.inputs.get(e.dst_port)) is not None and decl.writes}
+    for node in spec.nodes.values():
+        cls = classes.get(node.name)
+        for port, out in (cls.outputs.items() if cls is not None else ()):
+            if out.kind is Kind.MODULE and out.like is None \
+                    and (node.name, port) not in trained | exported \
+                    and any(e.src.node == node.name and e.src.port == port
+                            for e in spec.edges()):
+                warnings.append(GraphWarning(
+                    f"network '{node.name}.{port}' is updated by no optimizer: it keeps its "
+                    f"initial weights", node.loc, node=node.name, port=port,
+                    hint=f"wire an optimizer's module input to {node.name}.{port}, unless "
+                         f"it is meant to stay fixed (an optimizer node declares the module it "
+                         f"updates: In(Kind.MODULE, writes=True))"))
+    return warnings
+
+
+def find_missing_metrics(spec: GraphSpec,
+                         classes: dict[str, type[Node]]) -> list[GraphWarning]:
+    """A graph with an environment but no node that keeps episode rows for metrics.csv:
+    its runs would log no returns, and `rlgraph plot` would have nothing to draw."""
+    if any(issubclass(c, RowSource) and c.log_name == "metrics" for c in classes.values()):
+        return []
+    envs = [spec.nodes[n] for n, c in classes.items() if issubclass(c, Environment)]
+    return [GraphWarning(
+        "no Metrics node: a run of this graph writes no metrics.csv (episode returns), so "
+        "its progress shows no return and `rlgraph plot` has no curve to draw", env.loc,
+        node=env.name, hint=f"add  metrics: {{type: Metrics, in: {{episode: "
+                            f"{env.name}.episode_end}}}}") for env in envs[:1]]

@@ -64,6 +64,11 @@ class GymEvalEnvs:
     def _obs(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
 
+    def render(self) -> np.ndarray | None:
+        """The first env's frame (made with render_mode='rgb_array': an RGB array)."""
+        frames: Any = self.env.render()  # a tuple: one frame per env
+        return frames[0] if frames else None
+
     def close(self) -> None:
         self.env.close()
 

@@ -32,6 +32,7 @@ from rlgraph.core import (
     Param,
     RowSource,
     UsesGraph,
+    UsesRunFolder,
     acting_path,
     acts,
     register,
@@ -46,23 +47,28 @@ from .envs import MAX_ENVS, GymEvalEnvs
 ActFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def play_episodes(act: ActFn, envs: EvalEnvs, max_steps: int = 100_000
-                  ) -> tuple[list[float], list[int]]:
+def play_episodes(act: ActFn, envs: EvalEnvs, max_steps: int = 100_000,
+                  on_frame: Callable[[], None] | None = None) -> tuple[list[float], list[int]]:
     """Returns and lengths of one episode in each of `envs`, acting with `act`; an
     episode still running after `max_steps` env steps counts with the return it has.
-    `envs` is closed at the end."""
+    `on_frame()` is called after the reset and after each step while the first episode
+    runs (a video recorder renders there). `envs` is closed at the end."""
     n = envs.num_envs
     returns = np.zeros(n)
     lengths = np.zeros(n, dtype=np.int64)
     running = np.ones(n, dtype=bool)
     try:
         obs = envs.reset()
+        if on_frame is not None:
+            on_frame()
         for _ in range(max_steps):
             with torch.inference_mode():
                 action = act(obs)
             obs, reward, done = envs.step(action)
             returns += np.where(running, reward, 0.0)
             lengths += running
+            if on_frame is not None and running[0]:
+                on_frame()
             running &= ~np.asarray(done, dtype=bool)
             if not running.any():
                 break
@@ -217,7 +223,7 @@ def _error(graph: Graph, message: str, hint: str | None = None) -> GraphErrors:
 
 
 @register
-class EvalEpisodes(Node, RowSource, UsesGraph):
+class EvalEpisodes(Node, RowSource, UsesGraph, UsesRunFolder):
     """Plays greedy/deterministic episodes in a separate env each time it fires.
 
     It plays the graph's policy through its acting path: the nodes between the env its
@@ -229,7 +235,9 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
     numbers. Fire it with triggers, e.g. `every: 5000`. Each evaluation adds a row to
     `rows` (tick, env_steps, episodes, return_mean, return_std, length_mean), which
     `rlgraph run` writes to eval.csv and TensorBoard; env_steps counts the training
-    env's steps (tick x num_envs).
+    env's steps (tick x num_envs). With `video: mp4` (or gif) each evaluation's first
+    episode is also recorded to the run folder's videos/eval-<tick>.mp4 (the video
+    extra: pip install -e ".[video]").
     """
 
     inputs = {
@@ -246,6 +254,9 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
                         "the training env's (e.g. max_episode_steps)"),
         "max_steps": Param(int, 100_000, "env steps after which an unfinished episode "
                            "counts with the return it has", low=1),
+        "video": Param(str, None, "record each evaluation's first episode to the run "
+                       "folder's videos/eval-<tick>.<video> (null: no video)",
+                       choices=("mp4", "gif")),
     }
 
     row_fields = ("tick", "env_steps", "episodes", "return_mean", "return_std",
@@ -255,6 +266,7 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
     episodes: int
     kwargs: dict[str, Any]
     max_steps: int
+    video: str | None
 
     def setup(self, spec: EnvSpec, q: nn.Module | None = None) -> None:
         self.spec = spec
@@ -262,6 +274,10 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
         self._device = torch_device(self)
         self.rows: list[dict[str, Any]] = []
         self.actor: Actor | None = None
+        self.videos: Any = None  # the folder videos go to, in a run
+
+    def use_run_folder(self, path: Any) -> None:
+        self.videos = path / "videos"
 
     def attach(self, graph: Graph) -> None:
         """Act through the graph's acting path for the env this node's spec comes from."""
@@ -272,6 +288,10 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
         q_wire = graph.spec.nodes[self.name].inputs.get("q")
         try:
             self.actor = Actor(graph, env, str(q_wire.src) if q_wire is not None else None)
+            if self.video is not None:  # a missing renderer fails the build, not a run
+                from rlgraph.workflow.video import check_renders, check_video_path
+                check_video_path(f"eval.{self.video}")
+                check_renders(self.actor, self.name)
         except GraphErrors as exc:
             first = exc.errors[0]
             raise NodeConfigError(f"cannot evaluate: {first.message}", port="spec",
@@ -288,12 +308,24 @@ class EvalEpisodes(Node, RowSource, UsesGraph):
         else:
             self.fail("outside a graph, EvalEpisodes acts with its 'q' input", port="q",
                       hint="wire q, or build the node as part of a graph")
+        if self.video is not None:
+            self._record(seed)
         mean = statistics.fmean(returns)
         self.rows.append({
             "tick": self.clock.tick, "env_steps": self.clock.tick * self.spec.num_envs,
             "episodes": self.episodes, "return_mean": mean,
             "return_std": statistics.pstdev(returns), "length_mean": statistics.fmean(lengths)})
         return {"return_mean": mean}
+
+    def _record(self, seed: int) -> None:
+        """This evaluation's first episode (the same seed, so the same episode) to
+        videos/eval-<tick>.<video>."""
+        from rlgraph.workflow.video import record_episodes
+        if self.videos is None or self.actor is None:
+            self.fail("video needs a run folder to write to: run the graph with "
+                      "`rlgraph run` or rlgraph.Agent.learn", hint="or set video: null")
+        record_episodes(self.actor, self.videos / f"eval-{self.clock.tick:09d}.{self.video}",
+                        1, seed, self.max_steps, self.kwargs)
 
     def report(self) -> dict[str, float]:
         return {"eval_return": self.rows[-1]["return_mean"]} if self.rows else {}

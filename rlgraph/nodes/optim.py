@@ -13,7 +13,7 @@ from torch import nn
 from rlgraph.core import In, Kind, Node, Out, Param, register, saved
 from rlgraph.core.schedules import Schedule
 
-from .speedups import FusedAdamStep
+from .speedups import FusedAdamStep, no_dynamo_import
 
 
 class NonFiniteError(FloatingPointError):
@@ -102,7 +102,8 @@ class Optimizer(Node):
         self.reserve(self.state_tensors() * size, f"{type(self).__name__}'s state for "
                      f"{sum(p.numel() for p in self.parameters):,} parameters",
                      hint="use a smaller network")
-        self.optimizer = self.make(self.parameters)
+        with no_dynamo_import():  # speedups.py: no torch._dynamo import to build it
+            self.optimizer = self.make(self.parameters)
         self.updates = 0
         self.grad_norm: torch.Tensor | None = None
 
@@ -151,14 +152,16 @@ class Optimizer(Node):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                "updates": self.updates}
+        with no_dynamo_import():
+            saved = self.optimizer.state_dict()
+        return {"optimizer": copy.deepcopy(saved), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         group = self.optimizer.param_groups[0]
         implementation: dict[str, Any] = {k: group[k] for k in ("fused", "foreach")
                                           if k in group}
-        self.optimizer.load_state_dict(state["optimizer"])
+        with no_dynamo_import():
+            self.optimizer.load_state_dict(state["optimizer"])
         self.updates = saved.count(state, "updates")
         # the saved group brings the saving run's implementation; this node's params
         # decide it (a checkpoint of an unfused run resumes fused, and the other way)

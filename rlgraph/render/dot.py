@@ -114,6 +114,7 @@ def _header_text(view: NodeView) -> str:
         lines.append(_font(what, s.ERROR_COLOR, 10, raw=True))
     else:
         lines.append(_font(view.type, s.MUTED_TEXT, 10))
+    lines += [_font(line, s.PARAM_TEXT, 9) for line in view.params]
     if view.triggers:
         lines.append(_font(view.triggers, s.MUTED_TEXT, 9, italic=True))
     return "<BR/>".join(lines)

@@ -51,6 +51,7 @@ class NodeView:
     name: str
     type: str
     triggers: str = ""
+    params: list[str] = field(default_factory=list)  # the params the file sets, compactly
     position: int = 0  # 1, 2, ...: where it fires in a tick (0: unknown, or never fires)
     doc: str = ""
     inputs: list[PortView] = field(default_factory=list)
@@ -143,7 +144,7 @@ def _number_tick_order(spec: GraphSpec, classes: Mapping[str, type[Node]],
 
 def _node_view(node: NodeSpec, cls: type[Node] | None) -> NodeView:
     view = NodeView(node.name, node.type, triggers=node.triggers.describe(),
-                    resolved=cls is not None)
+                    params=param_lines(node.params), resolved=cls is not None)
     # inputs written in the file, including wires that failed to parse
     written = [*node.inputs, *sorted(set(node.written_inputs) - set(node.inputs))]
     if cls is not None:
@@ -154,6 +155,39 @@ def _node_view(node: NodeSpec, cls: type[Node] | None) -> NodeView:
     view.inputs += [PortView(p, None, connected=p in node.inputs, declared=False)
                     for p in written if cls is None or p not in cls.inputs]
     return view
+
+
+#: Longest line of params under a node's type, in characters.
+PARAM_LINE = 34
+
+
+def param_lines(params: Mapping[str, Any]) -> list[str]:
+    """The params a node sets, `key value` joined into short lines (`id CartPole-v1`,
+    `hidden [256, 256]`, `lr 0.0023 · max_grad_norm 10`), so that two nodes of one type
+    with different settings look different; empty dicts and lists are left out."""
+    items = [f"{key} {compact(value)}" for key, value in params.items()
+             if value not in ({}, [], None)]
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= PARAM_LINE:
+            lines[-1] += " \u00b7 " + item
+        else:
+            lines.append(item)
+    return lines
+
+
+def compact(value: Any) -> str:
+    """A param value in few characters, as YAML writes it: 0.0023, [256, 256], true."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return " ".join(f"{k} {compact(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(compact(v) for v in value) + "]"
+    text = str(value)
+    return text if len(text) <= PARAM_LINE else text[:PARAM_LINE - 1] + "\u2026"
 
 
 def _add_used_ports(spec: GraphSpec, nodes: dict[str, NodeView]) -> None:

@@ -35,6 +35,7 @@ ERROR_FILL = "#fee2e2"
 
 TEXT = "#0f172a"
 MUTED_TEXT = "#64748b"  # node types, unconnected ports
+PARAM_TEXT = "#475569"  # the params a node sets, under its type
 HEADER_FILL = "#e2e8f0"
 BODY_FILL = "#ffffff"
 BORDER = "#475569"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import GraphErrors, load
-from .plots import check_picture, plot, read_curve
+from .plots import check_picture, plot, read_curve, y_label
 from .runner import RunOptions, make_run_dir
 
 
@@ -83,7 +83,8 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
             lines = [line for line in text.splitlines() if line.strip()]
             if code == 0:
                 done[file].append(run_dir)
-                print(f"  {stems[file]} seed {seed}: {_headline(lines)}", flush=True)
+                print(f"  {stems[file]} seed {seed}: {_headline(lines, run_dir, y, smooth)}",
+                      flush=True)
             else:
                 failed.append(f"{stems[file]} seed {seed}")
                 codes.add(code)
@@ -102,7 +103,7 @@ def compare(files: Sequence[str], seeds: int, output: str | Path | None = None,
     output = output or folder / "curves.png"
     if groups:
         table = plot(groups, output, y, title=f"{' vs '.join(groups)}: "
-                     f"mean ± std over {seeds} seeds")
+                     f"mean ± std over {seeds} seeds", smooth=smooth)
         print(f"wrote {output} and {table}")
     if failed:
         print(f"{len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -120,7 +121,13 @@ def _labels(files: Sequence[str]) -> dict[str, str]:
     return stems
 
 
-def _headline(lines: list[str]) -> str:
+def _headline(lines: list[str], run_dir: Path, y: str, smooth: int) -> str:
+    """The run's ticks and time, and the last point of its curve, the number the
+    picture ends on (said which it is)."""
     first = next((line for line in lines if " ticks in " in line), "done")
-    ret = next((line.split()[-1] for line in lines if "metrics/return_mean" in line), None)
-    return first.split(": ", 1)[-1] + (f", last return mean {float(ret):.1f}" if ret else "")
+    try:
+        curve = read_curve(run_dir, y, smooth)
+    except GraphErrors:
+        return first.split(": ", 1)[-1]
+    last = f", {y_label(y, smooth)} {curve.y[-1]:.1f}" if curve.y else ""
+    return first.split(": ", 1)[-1] + last

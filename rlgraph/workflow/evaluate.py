@@ -68,11 +68,18 @@ def evaluate_graph(graph: Graph, episodes: int = 10, seed: int = EVAL_SEED,
 
 
 def eval_run(target: str | Path, episodes: int = 10, seed: int = EVAL_SEED,
-             q: str | None = None) -> int:
+             q: str | None = None, video: str | Path | None = None,
+             video_episodes: int = 1) -> int:
+    from .video import check_video_path, record_episodes
+    if video is not None:
+        video = check_video_path(video)
     run_dir, path = checkpoint_of(target)
     graph, _ = open_checkpoint(run_dir, path)
     with graph:
         result = evaluate_graph(graph, episodes, seed, q)
+        if video is not None:
+            recorded = record_episodes(Actor(graph, None, q), video,
+                                       min(video_episodes, episodes), seed)
     returns = result.returns
     print(f"{graph.spec.name} at tick {graph.tick} ({path}): {episodes} {result.mode} "
           f"episodes of {result.env_id} with {result.acting}, seeds "
@@ -81,4 +88,7 @@ def eval_run(target: str | Path, episodes: int = 10, seed: int = EVAL_SEED,
           f"{min(returns):g}, max {max(returns):g}, mean length "
           f"{statistics.fmean(result.lengths):.1f})")
     print("  returns: " + " ".join(f"{r:g}" for r in returns))
+    if video is not None:
+        print(f"wrote {video}: {len(recorded)} episode{'s' if len(recorded) != 1 else ''} "
+              f"(returns {' '.join(f'{r:g}' for r in recorded)})")
     return 0

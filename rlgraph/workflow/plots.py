@@ -3,7 +3,8 @@
 Each run's curve is read from its run folder: training returns from metrics.csv (each
 point the mean of the last `smooth` episodes, like SB3's Monitor), or greedy evaluation
 returns from eval.csv (`y="eval"`). Curves are resampled on a common grid of env steps
-(the latest value at or before each grid point), grouped by graph, and drawn as the
+(the latest value at or before each grid point, up to the run's last env step and not
+beyond: a shorter run's band ends where the run did), grouped by graph, and drawn as the
 mean with a band of one standard deviation over the runs. The numbers behind the
 picture go to a CSV next to it.
 """
@@ -32,6 +33,11 @@ class Curve:
     run_dir: Path
     x: list[float]  # env steps, increasing
     y: list[float]
+    end: float | None = None  # the run's last env step (default: the last x)
+
+    @property
+    def last(self) -> float:
+        return self.end if self.end is not None else (self.x[-1] if self.x else 0.0)
 
 
 def check_picture(out: str | Path) -> Path:
@@ -58,6 +64,9 @@ def read_curve(run_dir: Path, y: str = "return", smooth: int = 10) -> Curve:
     if not file.is_file():
         hint = ("add an EvalEpisodes node to the graph to get eval.csv" if y == "eval"
                 else "plot folders that `rlgraph run` wrote")
+        if y != "eval" and (run_dir / "graph.yaml").is_file():
+            hint = ("the run's graph has no Metrics node, which keeps the episode rows: "
+                    "add  metrics: {type: Metrics, in: {episode: env.episode_end}}")
         raise GraphErrors([GraphError(f"no {file.name} in this folder", Loc(str(run_dir)),
                                       hint=hint)])
     rows = read_rows(file)
@@ -70,31 +79,36 @@ def read_curve(run_dir: Path, y: str = "return", smooth: int = 10) -> Curve:
         for r in rows:
             window.append(r["return"])
             ys.append(sum(window) / len(window))
-    return Curve(graph_name(run_dir), run_dir, xs, ys)
+    summary = _summary(run_dir)
+    end = summary.get("env_steps")
+    return Curve(summary.get("graph", run_dir.name), run_dir, xs, ys,
+                 float(end) if isinstance(end, (int, float)) else None)
 
 
-def graph_name(run_dir: Path) -> str:
+def _summary(run_dir: Path) -> dict:
     try:
-        return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["graph"]
-    except (OSError, ValueError, KeyError):
-        return run_dir.name
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
 
 
 def resample(curve: Curve, grid: list[float]) -> list[float]:
-    """The curve's latest value at or before each grid point (NaN before its first)."""
+    """The curve's latest value at or before each grid point: NaN before its first
+    point and after the run's end (a finished run is not drawn on as a flat line)."""
     out, i, last = [], 0, math.nan
     for g in grid:
         while i < len(curve.x) and curve.x[i] <= g:
             last = curve.y[i]
             i += 1
-        out.append(last)
+        out.append(last if g <= curve.last else math.nan)
     return out
 
 
 def bands(groups: dict[str, list[Curve]], points: int = GRID_POINTS
           ) -> tuple[list[float], dict[str, list[tuple[float, float, int]]]]:
     """The common grid and, per group, (mean, std, runs) at each grid point."""
-    end = max((c.x[-1] for cs in groups.values() for c in cs if c.x), default=0.0)
+    end = max((c.last for cs in groups.values() for c in cs if c.x), default=0.0)
     grid = [end * i / (points - 1) for i in range(points)] if end > 0 else [0.0]
     out: dict[str, list[tuple[float, float, int]]] = {}
     for label, curves in groups.items():
@@ -118,8 +132,14 @@ def group_by_graph(curves: list[Curve]) -> dict[str, list[Curve]]:
     return groups
 
 
+def y_label(y: str, smooth: int) -> str:
+    """What a curve's points are, in words (the plot's axis and compare's lines)."""
+    return "greedy evaluation return" if y == "eval" else \
+        f"episode return, mean of the last {smooth} episodes"
+
+
 def plot(groups: dict[str, list[Curve]], out: Path, y: str = "return",
-         title: str | None = None) -> Path:
+         title: str | None = None, smooth: int = 10) -> Path:
     """Draw the bands to `out` (PNG, SVG or PDF) and write `<out stem>.csv` beside it;
     returns the CSV path."""
     import matplotlib
@@ -136,7 +156,7 @@ def plot(groups: dict[str, list[Curve]], out: Path, y: str = "return",
         line, = ax.plot(grid, mean, label=f"{label} ({n} run{'s' if n != 1 else ''})")
         ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("env steps")
-    ax.set_ylabel("greedy evaluation return" if y == "eval" else "episode return")
+    ax.set_ylabel(y_label(y, smooth))
     ax.set_title(title or "mean ± std over runs")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
@@ -160,6 +180,6 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path, y: str = "return",
     """`rlgraph plot`: bands of finished runs, grouped by graph name."""
     out = check_picture(out)
     curves = [read_curve(Path(d), y, smooth) for d in run_dirs]
-    table = plot(group_by_graph(curves), out, y, title)
+    table = plot(group_by_graph(curves), out, y, title, smooth)
     print(f"wrote {out} and {table} ({len(curves)} runs)")
     return 0

@@ -1,4 +1,5 @@
-"""Progress of a run: a live bar on a terminal, plain periodic lines otherwise."""
+"""Progress of a run: a live bar on a terminal, a line updated in place in Jupyter, plain
+periodic lines otherwise."""
 
 from __future__ import annotations
 
@@ -41,16 +42,23 @@ def _short(value: Any) -> str:
 
 
 class Progress:
-    """A rich bar on a terminal; a plain line every 5 s otherwise; nothing when quiet."""
+    """A rich bar on a terminal; in a Jupyter notebook, one output line updated in place;
+    a plain line every 5 s otherwise (a pipe, a log file); nothing when quiet."""
 
     def __init__(self, total: int, start_tick: int = 0, quiet: bool = False) -> None:
         self.total, self.quiet = total, quiet
         self.last_line = time.perf_counter()
         self.bar: Any = None
+        self.cell: Any = None
         if not quiet and sys.stdout.isatty():
             self.bar = _bar()
             self.task = self.bar.add_task("run", total=total, completed=start_tick)
             self.bar.start()
+        elif not quiet and in_jupyter():
+            from IPython.display import display
+            self.start, self.start_tick = time.perf_counter(), start_tick
+            self.cell = display({"text/plain": self._cell_text(start_tick, "")}, raw=True,
+                                display_id=True)
 
     def update(self, tick: int, report: dict[str, Any]) -> None:
         if self.quiet:
@@ -59,6 +67,8 @@ class Progress:
         if self.bar is not None:
             self.bar.info = info
             self.bar.update(self.task, completed=tick)
+        elif self.cell is not None:
+            self.cell.update({"text/plain": self._cell_text(tick, info)}, raw=True)
         elif time.perf_counter() - self.last_line >= LINE_EVERY_S or tick >= self.total:
             self.last_line = time.perf_counter()
             print(f"[{tick}/{self.total}] {info}", flush=True)
@@ -66,6 +76,25 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+    def _cell_text(self, tick: int, info: str) -> str:
+        """`ticks ━━━━━━━━━━────────── 2,000/5,000 40% 0:03` and the key numbers."""
+        done = tick / self.total if self.total else 1.0
+        filled = round(BAR_WIDTH * done)
+        elapsed = int(time.perf_counter() - self.start)
+        return (f"ticks {'━' * filled}{'─' * (BAR_WIDTH - filled)} {tick:,}/{self.total:,} "
+                f"{done:.0%} {elapsed // 60}:{elapsed % 60:02d}" + (f"\n  {info}" if info else ""))
+
+
+BAR_WIDTH = 30
+
+
+def in_jupyter() -> bool:
+    """Whether this runs in a Jupyter kernel (where stdout is no terminal, but a line
+    can be redrawn in place); rich's test, without importing IPython when absent."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def _bar() -> Any:

@@ -21,18 +21,31 @@ import random
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..core import REGISTRY, CheckedGraph, Graph, GraphError, GraphErrors, Loc, build, load
+from ..core import (
+    REGISTRY,
+    CheckedGraph,
+    Graph,
+    GraphError,
+    GraphErrors,
+    Loc,
+    UsesRunFolder,
+    build,
+    load,
+)
 from ..core.dump import dump_spec
 from . import checkpoint as ckpt
+from .profile import Profiler, profile_table
 from .progress import Progress
+from .sources import copy_node_modules
 from .writers import RunLog, env_steps
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -48,6 +61,7 @@ class RunOptions:
     replay: bool = True  # replay contents in checkpoints (exact resume)
     tensorboard: bool = True
     threads: int | None = None  # torch threads; None: RLGRAPH_THREADS, else 1
+    profile: bool = False  # time every node (rlgraph.workflow.profile)
 
 
 def collect_report(graph: Graph) -> dict[str, Any]:
@@ -67,6 +81,18 @@ def _safe_report(graph: Graph) -> dict[str, Any]:
 
 def make_run_dir(name: str, out: str | Path | None) -> Path:
     """A new, empty run folder; an existing non-empty one is never overwritten."""
+    path = check_run_dir(name, out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a parent folder should be, no permission, ...
+        raise GraphErrors([GraphError(f"cannot create run folder {path}: {exc.strerror}",
+                                      Loc(str(path)), hint="choose another --out")]) from None
+    return path
+
+
+def check_run_dir(name: str, out: str | Path | None) -> Path:
+    """Where a new run folder goes, checked but not made yet (a build that fails must
+    leave no empty folder behind)."""
     path = Path(out) if out else Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         what = "is a file" if not path.is_dir() else "already exists and is not empty"
@@ -74,11 +100,6 @@ def make_run_dir(name: str, out: str | Path | None) -> Path:
             f"run folder {path} {what}", Loc(str(path)),
             hint="choose another --out or move the old folder away (a stopped run "
                  "continues with `rlgraph resume DIR`)")])
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a file where a parent folder should be, no permission, ...
-        raise GraphErrors([GraphError(f"cannot create run folder {path}: {exc.strerror}",
-                                      Loc(str(path)), hint="choose another --out")]) from None
     return path
 
 
@@ -97,6 +118,38 @@ def disk_error(exc: OSError, run_dir: Path) -> GraphErrors:
                 else "check the folder, and run again")
     return GraphErrors([GraphError(f"cannot write in the run folder {run_dir}{file}: "
                                    f"{reason}", Loc(str(run_dir)), hint=hint)])
+
+
+class Drawing(threading.Thread):
+    """graph.png, drawn by graphviz in a thread while the run starts; a write that fails
+    (a full disk) is kept in `error`, for the session to raise at its next chunk."""
+
+    def __init__(self, checked: CheckedGraph, run_dir: Path) -> None:
+        super().__init__(name="rlgraph-draw", daemon=True)
+        self.checked, self.run_dir = checked, run_dir
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            draw(self.checked, self.run_dir)
+        except OSError as exc:
+            self.error = exc
+
+
+def start_run_dir(checked: CheckedGraph, graph: Graph, run_dir: Path) -> Drawing:
+    """What a run folder holds before the first tick: graph.yaml (the graph as it runs),
+    the node modules it imports from beside its file (so that resume and eval work from
+    anywhere), and graph.png, drawn by graphviz while the run starts (the thread to join
+    before the run ends: Session does)."""
+    try:
+        (run_dir / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds),
+                                            encoding="utf-8")
+        copy_node_modules(checked, run_dir)
+    except OSError as exc:
+        raise disk_error(exc, run_dir) from None
+    drawing = Drawing(checked, run_dir)
+    drawing.start()
+    return drawing
 
 
 def draw(checked: CheckedGraph, run_dir: Path) -> None:
@@ -143,19 +196,18 @@ def run_graph(path: str | Path, steps: int | None = None, seed: int | None = Non
         raise GraphErrors([GraphError(
             "nothing to run: the graph has no 'steps' and --steps was not given",
             Loc(str(path), 1, 1), hint="add 'steps: N' at the top level or pass --steps N")])
-    run_dir = make_run_dir(checked.spec.name, out)
+    planned = check_run_dir(checked.spec.name, out)
     if seed is not None:
         checked.spec.seed = seed
     seed_globals(checked.spec.seed)
     graph = build(checked)
     try:
-        (run_dir / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds),
-                                            encoding="utf-8")
-        draw(checked, run_dir)
-    except OSError as exc:
+        run_dir = make_run_dir(checked.spec.name, planned)
+        drawing = start_run_dir(checked, graph, run_dir)
+    except BaseException:
         graph.close()
-        raise disk_error(exc, run_dir) from None
-    return Session(graph, run_dir, str(path), ticks, options).run()
+        raise
+    return Session(graph, run_dir, str(path), ticks, options, drawing=drawing).run()
 
 
 def resume_run(run_dir: str | Path, steps: int | None = None,
@@ -183,7 +235,7 @@ def resume_run(run_dir: str | Path, steps: int | None = None,
             graph.close()
             raise disk_error(exc, run_dir) from None
     print(f"resuming {graph.spec.name} from {path} (tick {graph.tick})")
-    return Session(graph, run_dir, _summary(run_dir).get("file", str(run_dir / "graph.yaml")),
+    return Session(graph, run_dir, read_summary(run_dir).get("file", str(run_dir / "graph.yaml")),
                    total, options, resumed=payload).run()
 
 
@@ -194,7 +246,7 @@ def open_checkpoint(run_dir: Path, path: Path) -> tuple[Graph, dict[str, Any]]:
         raise GraphErrors([GraphError("not a run folder: no graph.yaml", Loc(str(run_dir)),
                                       hint="pass a folder that `rlgraph run` wrote")])
     payload = ckpt.read(path)
-    with _beside(_summary(run_dir).get("file")):
+    with _beside(read_summary(run_dir).get("file")):
         checked = load(yaml_path, REGISTRY)
     graph = build(checked)
     try:
@@ -232,7 +284,7 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def _summary(run_dir: Path) -> dict[str, Any]:
+def read_summary(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -252,10 +304,14 @@ class Session:
     progress, checkpoints, Ctrl-C handling and summary."""
 
     def __init__(self, graph: Graph, run_dir: Path, file: str, total: int,
-                 options: RunOptions, resumed: dict[str, Any] | None = None) -> None:
+                 options: RunOptions, resumed: dict[str, Any] | None = None,
+                 keep_open: bool = False, drawing: Drawing | None = None) -> None:
         self.graph, self.run_dir, self.file, self.total = graph, run_dir, file, total
         self.options = options
         self.resumed = resumed
+        self.keep_open = keep_open  # the graph goes on (rlgraph.Agent); else closed at the end
+        self.profile: dict[str, Any] | None = None
+        self.drawing = drawing  # graph.png, drawn beside the first ticks
         every = options.checkpoint_every
         self.every = max(1, total // 10) if every is None else every
         self.chunk = max(1, min(1000, total // 100, self.every or total))
@@ -289,15 +345,21 @@ class Session:
             with self._writes():
                 self.log = RunLog(self.run_dir, graph, options.tensorboard,
                                   self.resumed is not None)
+            for node in graph.nodes.values():
+                if isinstance(node, UsesRunFolder):
+                    node.use_run_folder(self.run_dir)
+            with self._writes():
                 self.start = time.perf_counter()
                 self.write_summary("running")
         except BaseException:
+            self._join_drawing()
             graph.close()
             raise
         self.progress = progress = Progress(self.total, graph.tick, options.quiet)
+        profiler = Profiler(graph) if options.profile else None
         status, failure, code = "finished", None, EXIT_OK
         try:
-            with graph, self._signals():
+            with nullcontext() if self.keep_open else graph, self._signals():
                 try:
                     while graph.tick < self.total:
                         graph.run(self._next_chunk())
@@ -306,6 +368,9 @@ class Session:
                             break
                 finally:
                     progress.close()
+                    if profiler is not None:
+                        self.profile = profiler.finish()
+                self._check_drawing(wait=True)
                 with self._writes():
                     self.log.write(graph, collect_report(graph))
                     self.save()
@@ -323,15 +388,31 @@ class Session:
         except WriteFailed:  # run() says so
             raise
         except BaseException as exc:
+            self._join_drawing()
             self.log.close()
             self.write_summary("failed", {"error": f"{type(exc).__name__}: {exc}",
                                           "tick": graph.tick})
             raise
+        self._join_drawing()
         with self._writes():
             self.log.close()
             self.write_summary(status, failure)
         self.print_summary(status)
         return code
+
+    def _join_drawing(self) -> None:
+        if self.drawing is not None:
+            self.drawing.join()
+
+    def _check_drawing(self, wait: bool = False) -> None:
+        """Raise a write that failed while drawing graph.png, once it is done."""
+        drawing = self.drawing
+        if drawing is None or (drawing.is_alive() and not wait):
+            return
+        drawing.join()
+        self.drawing = None
+        if drawing.error is not None:
+            raise WriteFailed(drawing.error)
 
     @contextmanager
     def _writes(self) -> Iterator[None]:
@@ -352,6 +433,7 @@ class Session:
     def _between_chunks(self, graph: Graph) -> bool:
         """Logs, progress, a checkpoint when one is due; whether to stop (Ctrl-C)."""
         report = collect_report(graph)
+        self._check_drawing()
         with self._writes():
             self.log.write(graph, report)
         self.progress.update(graph.tick, report)
@@ -415,6 +497,8 @@ class Session:
             "report": _safe_report(graph), "seeds": graph.seeds}
         if failure:
             summary["failure"] = failure
+        if self.profile is not None:
+            summary["profile"] = self.profile
         self.summary = summary
         text = json.dumps(summary, indent=2, default=float) + "\n"
         try:
@@ -434,6 +518,8 @@ class Session:
         for key, value in s["report"].items():
             print(f"  {key:<32} {value:.6g}" if isinstance(value, float)
                   else f"  {key:<32} {value}")
+        if self.profile is not None:
+            print(profile_table(self.profile))
         if s["checkpoint"]:
             print(f"last checkpoint: {s['checkpoint']}")
         if status == "interrupted" and s["checkpoint"]:
