@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,14 @@ def load(path: str | Path, registry: Registry = REGISTRY,
 
 
 def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
-          registry: Registry = REGISTRY) -> Graph:
-    """Construct every node (static inputs first) and compile the tick schedule."""
+          registry: Registry = REGISTRY, only: Collection[str] | None = None,
+          firing: Collection[str] | None = None) -> Graph:
+    """Construct every node (static inputs first) and compile the tick schedule.
+
+    `only` builds part of the graph: those nodes, which must include every node they
+    take static inputs from; `firing` limits the tick to those nodes (the others are
+    built for their static outputs and never fire). A placed run's worker builds its
+    actors this way (core/placement.py)."""
     checked = source if isinstance(source, CheckedGraph) else load(source, registry)
     if checked.errors:
         raise GraphErrors(checked.errors)
@@ -60,13 +66,14 @@ def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
     if seed is not None:
         spec.seed = seed
     clock = Clock(total=spec.steps)
-    order = build_order(spec, classes)
+    order = [n for n in build_order(spec, classes) if only is None or n in only]
     nodes: dict[str, Node] = {}
     seeds: dict[str, int] = {}
     for name in order:
         seeds[name] = derive_seed(spec.seed, name)
         nodes[name] = _construct(spec, classes, nodes, name, seeds[name], clock)
-    graph = _compile(spec, classes, nodes, seeds, clock, order)
+    graph = _compile(spec, classes, nodes, seeds, clock, order,
+                     set(nodes) if firing is None else set(firing) & set(nodes))
     for name in order:
         node = nodes[name]
         if isinstance(node, UsesGraph):
@@ -94,18 +101,20 @@ def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str,
 
 
 def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, Node],
-             seeds: dict[str, int], clock: Clock, order: list[str]) -> Graph:
+             seeds: dict[str, int], clock: Clock, order: list[str],
+             firing: set[str]) -> Graph:
     slots: dict[tuple[str, str], int] = {}
     for name in spec.nodes:
         for port, out in classes[name].outputs.items():
             if not out.static:
                 slots[(name, port)] = len(slots)
-    cones = repeat_cones(spec, classes)
+    cones = {root: [n for n in cone if n in firing]
+             for root, cone in repeat_cones(spec, classes).items() if root in firing}
     burst_of = {member: root for root, cone in cones.items() for member in [root, *cone]}
     delay_lines: list[DelayLine] = []
     next_slot = len(slots)
     ops: list[Op] = []
-    for index, name in enumerate(tick_order(spec, classes)):
+    for index, name in enumerate(n for n in tick_order(spec, classes) if n in firing):
         node_spec, cls = spec.nodes[name], classes[name]
         inputs = []
         for port, decl in cls.inputs.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from .errors import GraphError, Loc, choices_hint
+from .placement import parse_placement
 from .spec import (
     DEVICE_HINT,
     EDGE_KEYS,
@@ -70,6 +71,9 @@ class Parser:
                 if node is not None:
                     spec.nodes[node.name] = node
         spec.interface = self.interface(data)
+        if "placement" in data:
+            spec.placement = parse_placement(self, data["placement"],
+                                             data.value_loc("placement"))
         return spec
 
     def interface(self, data: YMap) -> Interface:

@@ -20,6 +20,7 @@ from .ordering import (
     find_stale_gradients,
     find_unordered_updates,
 )
+from .placement import check_placement
 from .ports import ROLES, In, Kind, Out, kinds_compatible
 from .registry import REGISTRY, Registry, RegistryError
 from .schedule import dependency_edges, dependency_graph, mixed_consumers, repeat_cones
@@ -65,6 +66,8 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
     if whole and not checked.errors:
         checked.errors.extend(find_unordered_updates(spec, checked.classes))
         checked.errors.extend(find_stale_gradients(spec, checked.classes))
+    if set(checked.classes) == set(spec.nodes):
+        check_placement(spec, checked.classes, checked.errors, checked.warnings)
     if whole and not checked.errors and any(n.triggers.repeat > 1
                                             for n in spec.nodes.values()):
         check_repeats(spec, checked.classes, checked.errors, checked.warnings)
