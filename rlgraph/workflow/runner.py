@@ -29,6 +29,7 @@ from typing import Any
 
 from ..core import REGISTRY, CheckedGraph, Graph, GraphError, GraphErrors, Loc, build, load
 from ..core.dump import dump_spec
+from ..placement import placed
 from . import checkpoint as ckpt
 from .progress import Progress
 from .writers import RunLog, env_steps
@@ -49,9 +50,8 @@ class RunOptions:
 
 
 def collect_report(graph: Graph) -> dict[str, Any]:
-    """Every node's report, keyed `node/metric`."""
-    return {f"{name}/{key}": value for name, node in graph.nodes.items()
-            for key, value in node.report().items()}
+    """Every node's report, keyed `node/metric` (a placed run's adds its workers')."""
+    return graph.report()
 
 
 def _safe_report(graph: Graph) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def run_graph(path: str | Path, steps: int | None = None, seed: int | None = Non
     if seed is not None:
         checked.spec.seed = seed
     seed_globals(checked.spec.seed)
-    graph = build(checked)
+    graph = placed(build(checked), ticks, options.threads, options.quiet)
     (run_dir / "graph.yaml").write_text(dump_spec(checked.spec, graph.seeds), encoding="utf-8")
     draw(checked, run_dir)
     return Session(graph, run_dir, str(path), ticks, options).run()
@@ -155,6 +155,7 @@ def resume_run(run_dir: str | Path, steps: int | None = None,
         text = re.sub(r"(?m)^steps: \d+$", f"steps: {total}", yaml_path.read_text("utf-8"))
         yaml_path.write_text(text, encoding="utf-8")
     print(f"resuming {graph.spec.name} from {path} (tick {graph.tick})")
+    graph = placed(graph, total, options.threads, options.quiet)
     return Session(graph, run_dir, _summary(run_dir).get("file", str(run_dir / "graph.yaml")),
                    total, options, resumed=payload).run()
 
