@@ -361,8 +361,10 @@ def _stale_readers(spec: GraphSpec, classes: dict[str, type[Node]],
                     f"runs after '{writer}' changes '{edge.src}' within a tick, but in a "
                     f"placed run it acts with the weights the learner last published: a "
                     f"worker never sees this tick's change", spec.nodes[reader].loc,
-                    node=reader, hint=f"order it before '{writer}' to act alike in one "
-                                      f"process and placed (order: {{before: [{writer}]}})"))
+                    node=reader,
+                    hint=f"to act alike in one process and placed, order it before "
+                         f"'{writer}' (order: {{before: [{writer}]}}); else placed it acts "
+                         f"a fragment or more behind (the policy lag the run reports)"))
     return warnings
 
 

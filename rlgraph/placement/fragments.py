@@ -2,11 +2,11 @@
 
 A fragment holds, for each actor output the learner reads, the ticks on which it had a
 value and the values. Values are packed by column before they travel: tensors of one
-shape and dtype become one stacked tensor, records (transitions) one stacked tensor per
-field, so a fragment of 128 ticks is a handful of arrays rather than a thousand small
-objects (pickling each costs more than the env step that made it). Anything else (an
-episode's numbers, a scalar) travels as a list. Unpacking gives each tick its own view
-of the stacked rows: the same values the actors emitted.
+shape and dtype become one stacked numpy array, records (transitions) one per field, so
+a fragment of 128 ticks is a handful of arrays rather than a thousand small tensors
+(pickling a 128-tick fragment of CartPole transitions cost 2.7 ms as tensors, 0.15 ms as
+arrays). Anything else (an episode's numbers, a scalar) travels as a list. Unpacking
+gives each tick its own view of the rows: the same values the actors emitted.
 
 Weights travel as numpy arrays, one dict per module, versioned by the learner.
 """

@@ -114,7 +114,7 @@ class PlacedGraph(Graph):
         self._make_pool = pool
         self._pool: Pool | None = None
         self._feed = Feed(self.clock)
-        self._fed = [n for n in self.cut.channels]
+        self._fed = list(self.cut.channels)
         for name in self.cut.actors:
             if type(self.nodes[name]).fires():
                 self.feed(name, self._feed.source(name) if name in self.cut.channels
