@@ -10,6 +10,7 @@ import inspect
 from typing import Any
 
 from .core import Node, Param, Registry
+from .core.placement import MODES, PLACEMENT_KEYS
 from .core.spec import DEVICE_HINT, DEVICE_RE, NODE_KEYS
 from .describe import protocols
 
@@ -127,6 +128,7 @@ def graph_schema(registry: Registry) -> dict[str, Any]:
                         "description": "subgraph: exported outputs -> inner node.output"},
             "params": {"type": "object", "additionalProperties": ref_or_list,
                        "description": "subgraph: exported params -> inner node.param(s)"},
+            "placement": placement_schema(),
         },
         "definitions": {
             "ref": {"type": "string", "pattern": REF_PATTERN,
@@ -142,6 +144,31 @@ def graph_schema(registry: Registry) -> dict[str, Any]:
                      "properties": node_props, "allOf": per_type},
         },
     }
+
+
+def placement_schema() -> dict[str, Any]:
+    """The `placement:` section (rlgraph.core.placement)."""
+    count = {"type": "integer", "minimum": 0}
+    properties: dict[str, Any] = {
+        "workers": {**count, "description": "replicas of the actor group; 0: one process"},
+        "actors": {"type": "array", "items": {"type": "string"},
+                   "description": "the replicated nodes (default: each env and its acting "
+                                  "path)"},
+        "fragment": {**count, "minimum": 1, "description": "ticks per message from a "
+                                                            "worker"},
+        "mode": {"enum": list(MODES), "description": "async: learn from the first fragment "
+                                                     "ready; sync: workers take turns "
+                                                     "(deterministic)"},
+        "weights_every": {**count, "minimum": 1,
+                          "description": "publish weights after every N update bursts"},
+        "restarts": {**count, "description": "replace dead workers at most N times"},
+        "overrides": {"type": "object", "additionalProperties": {"type": "array"},
+                      "description": "node.param: [one value per worker]"},
+    }
+    assert set(properties) == set(PLACEMENT_KEYS)
+    return {"type": "object", "additionalProperties": False, "properties": properties,
+            "description": "run the graph on worker processes (Ray): the actors are "
+                           "replicated, the rest stays in the learner"}
 
 
 def nodes_json(registry: Registry) -> list[dict[str, Any]]:

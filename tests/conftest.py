@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,3 +28,20 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster (loopback only) for the whole test run, shut down at its end,
+    leaving no Ray process behind. Workers import the tests' node modules as the tests
+    do: this folder goes on their PYTHONPATH."""
+    pytest.importorskip("ray")
+    from rlgraph.placement.cluster import start_ray, stop_ray
+    here = str(Path(__file__).parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    assert start_ray(cpus=2), "a Ray cluster was already connected"
+    yield
+    stop_ray()
+    left = support.wait_for_no_children(lambda command: "ray" in command)
+    assert not left, f"Ray processes left behind: {left}"

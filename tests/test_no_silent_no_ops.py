@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from support import line_of
 from workflow_nodes import GRAPHS, small_dqn
 
 from rlgraph.cli import main
@@ -126,8 +127,8 @@ def test_plot_ends_a_shorter_run_where_it_ended(tmp_path, capsys):
 
 # ---- validate says what it did not check; --build checks it -------------------------------
 @pytest.mark.parametrize("change,error", [
-    (("CartPole-v1", "CartPol-v1"), ":11:3: error: node 'env': cannot make gymnasium env "
-                                    "'CartPol-v1'"),
+    (("CartPole-v1", "CartPol-v1"), f":{line_of(GRAPHS / 'dqn_target.yaml', '  env:')}:3: "
+                                    "error: node 'env': cannot make gymnasium env 'CartPol-v1'"),
     (("CartPole-v1", "Pendulum-v1"), "error: node 'qnet', port 'spec': MLP is a Q-network "
                                      "for discrete actions; env 'Pendulum-v1'")])
 def test_validate_build_makes_envs_and_networks(change, error, tmp_path, capsys):

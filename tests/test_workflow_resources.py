@@ -8,6 +8,7 @@ import time
 
 import pytest
 import torch
+from support import line_of
 from workflow_nodes import GRAPHS
 
 from rlgraph.cli import main
@@ -97,7 +98,8 @@ def test_a_delay_no_memory_holds_is_an_error_at_the_wire(tmp_path, capsys):
     code = main(["run", str(graph), "--steps", "5", "--out", str(tmp_path / "run"), *QUIET])
     err = capsys.readouterr().err
     assert code == 1, err
-    assert (f"{graph}:15:15: error: node 'env', port 'action': the delay line of env.action "
+    line = line_of(graph, "delay: 4611686018427387904}")
+    assert (f"{graph}:{line}:15: error: node 'env', port 'action': the delay line of env.action "
             f"(4,611,686,018,427,387,904 ticks) would take 2,536,427,310.1 TB, more than the "
             ) in err
 
@@ -105,7 +107,8 @@ def test_a_delay_no_memory_holds_is_an_error_at_the_wire(tmp_path, capsys):
 def test_an_env_id_naming_a_missing_module_is_a_located_error(tmp_path, capsys):
     code, err = run(tmp_path, capsys, "env.id=nosuchmod:Foo-v0")
     assert code == 1 and "Traceback" not in err, err
-    assert ("dqn_target.yaml:11:3: error: node 'env': cannot make gymnasium env "
+    line = line_of(GRAPHS / "dqn_target.yaml", "  env:")
+    assert (f"dqn_target.yaml:{line}:3: error: node 'env': cannot make gymnasium env "
             "'nosuchmod:Foo-v0': ModuleNotFoundError: No module named 'nosuchmod'") in err
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,14 @@ def load(path: str | Path, registry: Registry = REGISTRY,
 
 
 def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
-          registry: Registry = REGISTRY) -> Graph:
-    """Construct every node (static inputs first) and compile the tick schedule."""
+          registry: Registry = REGISTRY, only: Collection[str] | None = None,
+          firing: Collection[str] | None = None) -> Graph:
+    """Construct every node (static inputs first) and compile the tick schedule.
+
+    `only` builds part of the graph: those nodes, which must include every node they
+    take static inputs from; `firing` limits the tick to those nodes (the others are
+    built for their static outputs and never fire). A placed run's worker builds its
+    actors this way (core/placement.py)."""
     checked = source if isinstance(source, CheckedGraph) else load(source, registry)
     if checked.errors:
         raise GraphErrors(checked.errors)
@@ -63,7 +69,7 @@ def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
     if seed is not None:
         spec.seed = seed
     clock = Clock(total=spec.steps)
-    order = build_order(spec, classes)
+    order = [n for n in build_order(spec, classes) if only is None or n in only]
     nodes: dict[str, Node] = {}
     seeds: dict[str, int] = {}
     with memory.budget():  # what the nodes reserve adds up; nothing large allocated yet
@@ -77,7 +83,8 @@ def build(source: str | Path | CheckedGraph, *, seed: int | None = None,
             for node in reversed(list(nodes.values())):
                 node.close()
             raise
-    graph = _compile(spec, classes, nodes, seeds, clock, order)
+    graph = _compile(spec, classes, nodes, seeds, clock, order,
+                     set(nodes) if firing is None else set(firing) & set(nodes))
     try:
         _call_each(spec, nodes, order, UsesGraph, lambda node: node.attach(graph))
     except GraphErrors:
@@ -139,18 +146,20 @@ def _construct(spec: GraphSpec, classes: dict[str, type[Node]], built: dict[str,
 
 
 def _compile(spec: GraphSpec, classes: dict[str, type[Node]], nodes: dict[str, Node],
-             seeds: dict[str, int], clock: Clock, order: list[str]) -> Graph:
+             seeds: dict[str, int], clock: Clock, order: list[str],
+             firing: set[str]) -> Graph:
     slots: dict[tuple[str, str], int] = {}
     for name in spec.nodes:
         for port, out in classes[name].outputs.items():
             if not out.static:
                 slots[(name, port)] = len(slots)
-    cones = repeat_cones(spec, classes)
+    cones = {root: [n for n in cone if n in firing]
+             for root, cone in repeat_cones(spec, classes).items() if root in firing}
     burst_of = {member: root for root, cone in cones.items() for member in [root, *cone]}
     delay_lines: list[DelayLine] = []
     next_slot = len(slots)
     ops: list[Op] = []
-    for index, name in enumerate(tick_order(spec, classes)):
+    for index, name in enumerate(n for n in tick_order(spec, classes) if n in firing):
         node_spec, cls = spec.nodes[name], classes[name]
         inputs = []
         for port, decl in cls.inputs.items():

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from .placement import Placement
 from .ports import ABSENT
 from .spec import EdgeSpec, GraphSpec, NodeSpec
 
@@ -48,6 +49,18 @@ def _node(node: NodeSpec) -> dict[str, Any]:
     return out
 
 
+def _placement(placement: Placement) -> dict[str, Any]:
+    out: dict[str, Any] = {"workers": placement.workers}
+    if placement.actors is not None:
+        out["actors"] = [r.node for r in placement.actors]
+    out.update(fragment=placement.fragment, mode=placement.mode,
+               weights_every=placement.weights_every, restarts=placement.restarts)
+    if placement.overrides:
+        out["overrides"] = {f"{o.node}.{o.param}": _plain(o.values)
+                            for o in placement.overrides}
+    return out
+
+
 def dump_spec(spec: GraphSpec, seeds: dict[str, int] | None = None) -> str:
     """YAML text of the graph as resolved; `seeds` (node -> derived seed) as comments."""
     data: dict[str, Any] = {"name": spec.name}
@@ -57,6 +70,8 @@ def dump_spec(spec: GraphSpec, seeds: dict[str, int] | None = None) -> str:
     if spec.steps is not None:
         data["steps"] = spec.steps
     data["device"] = spec.device
+    if spec.placement is not None:
+        data["placement"] = _placement(spec.placement)
     data["nodes"] = {name: _node(node) for name, node in spec.nodes.items()}
     text = f"# {spec.name}, resolved from {spec.file}: overrides applied, subgraphs " \
            f"expanded.\n"

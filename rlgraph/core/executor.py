@@ -8,7 +8,7 @@ checking was done at load and build time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .errors import GraphError, GraphErrors
@@ -59,6 +59,21 @@ class Graph:
             op.index) for op in self._ops]
         if all(op.name != name for op in self._ops):
             raise KeyError(f"node '{name}' does not fire in graph '{self.spec.name}'")
+        self._compile()
+
+    def feed(self, name: str, source: Callable[[], Mapping[str, Any] | None] | None
+             ) -> None:
+        """Stop running node `name` in the tick: from now on `source()` is called in its
+        place on every tick, with no inputs and no triggers, and what it returns is what
+        the node emitted (None: nothing); with `source` None the node emits nothing. A
+        placed run's learner stands in for its actors this way, from the fragments the
+        workers send. The tick is compiled again."""
+        op = next((op for op in self._ops if op.name == name), None)
+        if op is None:
+            raise KeyError(f"node '{name}' does not fire in graph '{self.spec.name}'")
+        fed = Op(name, source or _silent, (), op.outputs, 1, NEVER if source is None else 0,
+                 NEVER, -1, op.index)
+        self._ops = [fed if o is op else o for o in self._ops]
         self._compile()
 
     # ---- running -------------------------------------------------------------------
@@ -116,6 +131,11 @@ class Graph:
             return self.nodes[node].static_outputs[port]
         raise KeyError(f"no output '{ref}' in graph '{self.spec.name}'")
 
+    def report(self) -> dict[str, Any]:
+        """Every node's report (numbers worth showing a person), keyed `node/metric`."""
+        return {f"{name}/{key}": value for name, node in self.nodes.items()
+                for key, value in node.report().items()}
+
     # ---- state ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume exactly: tick, trigger counters, values in flight
@@ -163,6 +183,10 @@ class Graph:
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
+
+
+def _silent() -> None:
+    """A node that is fed nothing: it never fires (its `after` is NEVER)."""
 
 
 def located(exc: NodeConfigError, name: str, node_spec: NodeSpec,

@@ -122,6 +122,11 @@ def expand_subgraphs(spec: GraphSpec, errors: list[GraphError],
         if inner is None:
             spec.unreadable.add(node.name)
             continue
+        if inner.placement is not None:
+            errors.append(GraphError(
+                f"subgraph '{node.type}' has a 'placement:' section", inner.placement.loc,
+                node=node.name, hint="placement belongs to the graph that is run: move it "
+                                     "to the file that uses this subgraph"))
         _check_no_triggers(node, errors)
         renamed = {name: _renamed(n, node.name) for name, n in inner.nodes.items()}
         errors.extend(missing_interface_nodes(inner))

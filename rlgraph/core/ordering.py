@@ -78,7 +78,7 @@ def find_order_cycles(spec: GraphSpec, classes: dict[str, type[Node]]) -> list[G
     return errors
 
 
-def _module_users(spec: GraphSpec, classes: dict[str, type[Node]]
+def module_users(spec: GraphSpec, classes: dict[str, type[Node]]
                   ) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
     """Module output (node, port) -> (the nodes that read it when they fire, the nodes
     that change it when they fire)."""
@@ -106,7 +106,7 @@ def find_unordered_updates(spec: GraphSpec, classes: dict[str, type[Node]]
     units = unit_graph(spec, classes, cones)
     bursts = {root: burst_graph(spec, classes, [root, *cone]) for root, cone in cones.items()}
     errors = []
-    for (src, port), (readers, writers) in _module_users(spec, classes).items():
+    for (src, port), (readers, writers) in module_users(spec, classes).items():
         for writer in writers:
             for reader in readers:
                 if reader == writer:
@@ -135,7 +135,7 @@ def find_stale_gradients(spec: GraphSpec, classes: dict[str, type[Node]]
     for wire in dependency_edges(spec, classes):
         if not wire.delayed and not _is_static(wire, classes):
             stream.add_edge(wire.src.node, wire.dst_node)
-    writers = {module: w for module, (_, w) in _module_users(spec, classes).items()}
+    writers = {module: w for module, (_, w) in module_users(spec, classes).items()}
     trains = {name: _modules(spec, classes, name, lambda d: d.writes) for name in classes}
     errors = []
     for builder, cls in classes.items():

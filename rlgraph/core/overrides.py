@@ -5,6 +5,7 @@
     --set sample.every=8         a trigger (every, after, until, on, repeat) or the type
     --set agent_a.loss.gamma=0.9 nested names of subgraph nodes
     --set agent_a.gamma=0.9      a param a subgraph exports
+    --set placement.workers=4    a key of the `placement:` section (made if missing)
 
 Values are read as YAML (`0.98`, `1e-3`, `[64, 64]`, `true`, `null`). An unknown param is
 reported by the usual checks, located at the override: `--set loss.gama=0.98: error: ...`.
@@ -17,6 +18,7 @@ from typing import Any
 
 from .errors import GraphError, Loc, choices_hint, did_you_mean, shown
 from .parse import Parser, integer_problem
+from .placement import PLACEMENT_KEYS, parse_placement
 from .spec import DEVICE_HINT, GraphSpec, NodeSpec, device_problem, set_param
 from .yamlsrc import YMap, load_yaml
 
@@ -56,7 +58,9 @@ def _apply(spec: GraphSpec, key: str, value: Any, loc: Loc,
         _apply_top_level(spec, key, value, loc, errors)
         return
     node_name, _, field = key.rpartition(".")
-    if node_name in spec.nodes:
+    if node_name == "placement" and field in PLACEMENT_KEYS:
+        _apply_placement(spec, field, value, loc, errors)
+    elif node_name in spec.nodes:
         node = spec.nodes[node_name]
         if field == "type":
             if not isinstance(value, str):
@@ -135,3 +139,20 @@ def _apply_trigger(spec: GraphSpec, node: NodeSpec, field: str, value: Any, loc:
         node.triggers = triggers
 
 
+def _apply_placement(spec: GraphSpec, field: str, value: Any, loc: Loc,
+                     errors: list[GraphError]) -> None:
+    """Re-read the `placement:` section (an empty one if the file has none) with one key
+    overridden, through the file's own rules; the file's own problems are reported
+    where they are written, not again here."""
+    written = spec.placement.written if spec.placement is not None else None
+    section = YMap(written or {})
+    section[field] = value
+    section.loc = spec.placement.loc if spec.placement is not None else loc
+    section.key_locs = {**getattr(written, "key_locs", {}), field: loc}
+    section.value_locs = {**getattr(written, "value_locs", {}), field: loc}
+    found: list[GraphError] = []
+    placement = parse_placement(Parser(spec.file, found), section, section.loc)
+    mine = [e for e in found if e.loc is not None and e.loc.file == loc.file]
+    errors.extend(mine)
+    if not mine:
+        spec.placement = placement

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from .errors import GraphError, Loc, choices_hint, shown
+from .placement import parse_placement
 from .ports import INT_LIMIT, value_kind
 from .spec import (
     DEVICE_HINT,
@@ -73,6 +74,9 @@ class Parser:
                 else:
                     spec.unreadable.add(str(name))
         spec.interface = self.interface(data)
+        if "placement" in data:
+            spec.placement = parse_placement(self, data["placement"],
+                                             data.value_loc("placement"))
         return spec
 
     def interface(self, data: YMap) -> Interface:

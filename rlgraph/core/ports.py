@@ -216,6 +216,9 @@ class _Required:
     def __repr__(self) -> str:
         return "REQUIRED"
 
+    def __reduce__(self) -> str:
+        return "REQUIRED"  # pickled as the module's one instance (specs go to workers)
+
 
 #: Marks a parameter without a default.
 REQUIRED: Any = _Required()
@@ -396,6 +399,9 @@ class _Absent:
 
     def __bool__(self) -> bool:
         return False
+
+    def __reduce__(self) -> str:
+        return "ABSENT"  # pickled as the module's one instance: `is ABSENT` holds after
 
 
 ABSENT: Any = _Absent()

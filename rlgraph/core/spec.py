@@ -12,6 +12,7 @@
         on: <node>.<port>                 # fire only on ticks where that output is present;
                                           # every/after/until then count those ticks
         repeat: N                         # when it fires, run it and its cone N times
+    placement: {workers: N, ...}          # run on N worker processes too (core/placement.py)
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GraphError, Loc, choices_hint, shown
 from .ports import ABSENT
 from .yamlsrc import YMap
 
+if TYPE_CHECKING:
+    from .placement import Placement
+
 TOP_LEVEL_KEYS = ("name", "description", "seed", "steps", "device", "nodes", "inputs", "outputs",
-                  "params")
+                  "params", "placement")
 INTERFACE_KEYS = ("inputs", "outputs", "params")
 NODE_KEYS = ("type", "params", "in", "every", "after", "until", "on", "repeat", "order")
 ORDER_KEYS = ("after", "before")
@@ -183,6 +187,7 @@ class GraphSpec:
     # subgraph file that is not a graph): reported there, so wires from them are not
     # reported again as wires from nodes that do not exist.
     unreadable: set[str] = field(default_factory=set)
+    placement: Placement | None = None  # `placement:`: the graph runs on several processes
 
     def edges(self) -> list[EdgeSpec]:
         return [e for n in self.nodes.values() for e in n.inputs.values()]

@@ -21,6 +21,7 @@ from .ordering import (
     find_unordered_updates,
 )
 from .overrides import TRIGGER_KEYS
+from .placement import check_placement
 from .ports import ROLES, In, Kind, Out, kinds_compatible
 from .protocols import Environment, RowSource
 from .registry import REGISTRY, Registry, RegistryError
@@ -70,6 +71,8 @@ def check_graph(spec: GraphSpec, registry: Registry = REGISTRY) -> CheckedGraph:
     if whole and not checked.errors:
         checked.errors.extend(find_unordered_updates(spec, checked.classes))
         checked.errors.extend(find_stale_gradients(spec, checked.classes))
+    if set(checked.classes) == set(spec.nodes):
+        check_placement(spec, checked.classes, checked.errors, checked.warnings)
     if whole and not checked.errors and any(n.triggers.repeat > 1
                                             for n in spec.nodes.values()):
         check_repeats(spec, checked.classes, checked.errors, checked.warnings)

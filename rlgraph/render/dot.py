@@ -46,11 +46,19 @@ def to_digraph(d: Drawing, *, legend: bool = True) -> graphviz.Digraph:
     return g
 
 
+#: The tree key (and cluster name part) of a placed graph's actor group; '/' never
+#: occurs in node names, so it cannot clash with a subgraph's cluster.
+ACTORS = "/actors"
+
+
 def _add_nodes(g: graphviz.Digraph, d: Drawing) -> None:
-    """Every node, each inside the clusters its dotted name implies."""
+    """Every node, each inside the clusters its dotted name implies (and a placed
+    graph's actors inside their group's cluster)."""
     tree: dict[str, Any] = {}  # cluster name -> subtree; "" -> nodes at this level
     for view in d.nodes.values():
         level = tree
+        if view.actor:
+            level = level.setdefault(ACTORS, {})
         for cluster in view.clusters:
             level = level.setdefault(cluster, {})
         level.setdefault("", []).append(view)
@@ -58,11 +66,11 @@ def _add_nodes(g: graphviz.Digraph, d: Drawing) -> None:
     for edge in d.edges:
         if edge.delay:
             delayed.setdefault(edge.dst, []).append(edge)
-    _add_level(g, tree, delayed)
+    _add_level(g, tree, delayed, d, "")
 
 
 def _add_level(g: graphviz.Digraph, tree: dict[str, Any],
-               delayed: dict[str, list[EdgeView]]) -> None:
+               delayed: dict[str, list[EdgeView]], d: Drawing, path: str) -> None:
     for view in tree.get("", []):
         g.node(view.name, label=node_label(view), tooltip=_node_tooltip(view))
         for edge in delayed.get(view.name, []):  # in the consumer's cluster
@@ -71,11 +79,29 @@ def _add_level(g: graphviz.Digraph, tree: dict[str, Any],
     for cluster, subtree in tree.items():
         if cluster == "":
             continue
-        with g.subgraph(name=f"cluster_{cluster}") as sub:
-            sub.attr(label=f"<<B>{escape(cluster)}</B>>", style="rounded,filled",
-                     color=s.CLUSTER_BORDER, fillcolor=s.CLUSTER_FILL, fontsize="12",
-                     labeljust="l", margin="12")
-            _add_level(sub, subtree, delayed)
+        with g.subgraph(name=f"cluster_{path}{cluster}") as sub:  # unique names
+            if cluster == ACTORS:
+                assert d.placement is not None
+                sub.attr(label=_actors_label(d), style="rounded,filled,bold",
+                         color=s.CHANNEL_COLOR, fillcolor=s.ACTORS_FILL, fontsize="12",
+                         labeljust="l", margin="14", penwidth="1.6")
+            else:
+                sub.attr(label=f"<<B>{escape(cluster)}</B>>", style="rounded,filled",
+                         color=s.CLUSTER_BORDER, fillcolor=s.CLUSTER_FILL, fontsize="12",
+                         labeljust="l", margin="12")
+            _add_level(sub, subtree, delayed, d, f"{ACTORS}/" if cluster == ACTORS else path)
+
+
+def _actors_label(d: Drawing) -> str:
+    """'actors × 4 workers', and how the fragments and weights travel."""
+    p = d.placement
+    assert p is not None
+    workers = f"{p.workers} worker{'s' if p.workers != 1 else ''}"
+    how = (f"fragments of {p.fragment} tick{'s' if p.fragment != 1 else ''}, {p.mode}; "
+           f"weights after every "
+           + (f"{p.weights_every} update bursts" if p.weights_every != 1 else "update burst"))
+    return (f'<<FONT POINT-SIZE="13"><B>actors × {workers}</B></FONT>'
+            f'<BR ALIGN="LEFT"/>{_font(how, s.MUTED_TEXT, 10)}<BR ALIGN="LEFT"/>>')
 
 
 def node_label(view: NodeView) -> str:
@@ -167,6 +193,11 @@ def edge_attrs(edge: EdgeView) -> dict[str, str]:
         attrs.update(style="dotted", label="then", fontcolor=s.ORDER_COLOR,
                      color=s.ERROR_COLOR if edge.failing else s.ORDER_COLOR,
                      penwidth=s.STATIC_PENWIDTH, arrowhead="vee")
+    if edge.channel:  # a pipe between processes: the wire's colour, hollow
+        color = attrs["color"]
+        attrs.update(color=f"{color}:{s.BODY_FILL}:{color}", label=edge.channel,
+                     fontcolor=s.CHANNEL_COLOR, fontsize="9",
+                     tooltip=f"{edge.text}: the {edge.channel} channel between processes")
     return attrs
 
 
@@ -246,6 +277,9 @@ def legend_table(d: Drawing) -> str:
     if any(e.trigger for e in d.edges):
         styles.append(_legend_entry("\u2509" * 3, s.MUTED_TEXT,
                                     "on: fires when that output is present"))
+    if any(e.channel for e in d.edges):
+        styles.append(_legend_entry("═" * 3, s.CHANNEL_COLOR,
+                                    "channel: crosses between the learner and the workers"))
     if any(e.order for e in d.edges):
         styles.append(_legend_entry("\u2509" * 3, s.ORDER_COLOR,
                                     "then: order, runs before (numbers: order in a tick)"))

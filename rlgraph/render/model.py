@@ -15,6 +15,7 @@ from typing import Any
 
 from rlgraph.core.errors import GraphError
 from rlgraph.core.node import Node
+from rlgraph.core.placement import find_cut
 from rlgraph.core.ports import ABSENT, Kind, PortKind
 from rlgraph.core.schedule import order_pairs, tick_order
 from rlgraph.core.spec import GraphSpec, NodeSpec, PortRef
@@ -60,6 +61,7 @@ class NodeView:
     placeholder: bool = False
     failing: bool = False  # an error names this node itself (type, params, ...)
     problems: list[str] = field(default_factory=list)  # every error about it, for tooltips
+    actor: bool = False  # replicated on the workers of a placed graph
 
     @property
     def label(self) -> str:
@@ -96,8 +98,19 @@ class EdgeView:
     init: Any = ABSENT
     trigger: bool = False
     order: bool = False  # an `order:` constraint: header to header, src runs first
+    channel: str = ""  # 'fragments' or 'weights': the wire crosses between processes
     failing: bool = False
     text: str = ""  # `env.obs -> policy.obs`, for tooltips
+
+
+@dataclass
+class PlacementView:
+    """A placed graph's actor group: how many workers run it, and how they talk."""
+
+    workers: int
+    fragment: int
+    mode: str
+    weights_every: int
 
 
 @dataclass
@@ -106,6 +119,7 @@ class Drawing:
     description: str
     nodes: dict[str, NodeView]
     edges: list[EdgeView]
+    placement: PlacementView | None = None  # set when the graph runs on workers
 
     def kinds(self) -> list[PortKind]:
         """The kinds of the drawn edges, in Kind order (for the legend)."""
@@ -130,7 +144,29 @@ def drawing(spec: GraphSpec, classes: Mapping[str, type[Node]],
                               text=f"order: {first} runs before {then}"))
     _mark_errors(nodes, edges, errors)
     _number_tick_order(spec, classes, nodes, errors)
-    return Drawing(spec.name, spec.description, nodes, edges)
+    d = Drawing(spec.name, spec.description, nodes, edges)
+    _mark_placement(spec, classes, d, errors)
+    return d
+
+
+def _mark_placement(spec: GraphSpec, classes: Mapping[str, type[Node]], d: Drawing,
+                    errors: list[GraphError]) -> None:
+    """The actor group and the wires that cross between processes, when the graph is
+    placed on workers and whole enough to be cut."""
+    p = spec.placement
+    if p is None or p.workers == 0 or errors or set(classes) != set(spec.nodes):
+        return
+    cut = find_cut(spec, dict(classes))
+    if cut.errors:
+        return
+    d.placement = PlacementView(p.workers, p.fragment, p.mode, p.weights_every)
+    for name in cut.actors:
+        d.nodes[name].actor = True
+    crossing: dict[tuple[str, str, str, str | None], str] = {
+        (w.src.node, w.src.port, w.dst_node, w.dst_port): kind for w, kind in cut.crossings}
+    for edge in d.edges:
+        key = (edge.src, edge.src_port, edge.dst, "on" if edge.trigger else edge.dst_port)
+        edge.channel = crossing.get(key, "")
 
 
 def _number_tick_order(spec: GraphSpec, classes: Mapping[str, type[Node]],

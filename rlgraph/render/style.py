@@ -41,6 +41,8 @@ BODY_FILL = "#ffffff"
 BORDER = "#475569"
 CLUSTER_FILL = "#f8fafc"
 CLUSTER_BORDER = "#cbd5e1"
+ACTORS_FILL = "#f0f9ff"  # a placed graph's actor group (replicated on workers)
+CHANNEL_COLOR = "#0369a1"  # its border, and the labels of wires between processes
 
 STREAM_PENWIDTH = "2.2"
 STATIC_PENWIDTH = "0.9"

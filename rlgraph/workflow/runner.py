@@ -42,6 +42,7 @@ from ..core import (
     load,
 )
 from ..core.dump import dump_spec
+from ..placement import placed
 from . import checkpoint as ckpt
 from .profile import Profiler, profile_table
 from .progress import Progress
@@ -65,9 +66,8 @@ class RunOptions:
 
 
 def collect_report(graph: Graph) -> dict[str, Any]:
-    """Every node's report, keyed `node/metric`."""
-    return {f"{name}/{key}": value for name, node in graph.nodes.items()
-            for key, value in node.report().items()}
+    """Every node's report, keyed `node/metric` (a placed run's adds its workers')."""
+    return graph.report()
 
 
 def _safe_report(graph: Graph) -> dict[str, Any]:
@@ -202,6 +202,7 @@ def run_graph(path: str | Path, steps: int | None = None, seed: int | None = Non
     seed_globals(checked.spec.seed)
     graph = build(checked)
     try:
+        graph = placed(graph, ticks, options.threads, options.quiet)
         run_dir = make_run_dir(checked.spec.name, planned)
         drawing = start_run_dir(checked, graph, run_dir)
     except BaseException:
@@ -235,6 +236,11 @@ def resume_run(run_dir: str | Path, steps: int | None = None,
             graph.close()
             raise disk_error(exc, run_dir) from None
     print(f"resuming {graph.spec.name} from {path} (tick {graph.tick})")
+    try:
+        graph = placed(graph, total, options.threads, options.quiet)
+    except BaseException:
+        graph.close()
+        raise
     return Session(graph, run_dir, read_summary(run_dir).get("file", str(run_dir / "graph.yaml")),
                    total, options, resumed=payload).run()
 

@@ -1,0 +1,136 @@
+"""Where the workers of a placed run live: Ray actors (RayPool), or this process
+(InlinePool).
+
+A pool starts a worker in a slot, hands it requests, and gives back results as they
+come in. The learner (learner.py) needs nothing else from it, so the same bookkeeping
+runs over Ray processes and, for tests and debugging, over workers that run each
+request in the learner's own process when it is handed over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .fragments import Weights
+from .worker import Failure, Fragment, Request, Worker, WorkerSetup
+
+
+class WorkerDied(Exception):
+    """A worker's process is gone (killed, crashed): its requests are lost."""
+
+
+class Pool(Protocol):
+    def start(self, setup: WorkerSetup) -> None:
+        """(Re)start the worker of slot `setup.slot`."""
+
+    def submit(self, slot: int, request: Request, weights: Any) -> Any:
+        """Hand a request to a worker; a handle on its result."""
+
+    def share(self, weights: Weights) -> Any:
+        """Weights as they are handed to workers (put once, read by each)."""
+
+    def ready(self, handles: Sequence[Any], timeout: float) -> list[int]:
+        """The positions in `handles` of those whose results are in (waiting up to
+        `timeout` seconds for one)."""
+
+    def result(self, handle: Any) -> Fragment | Failure:
+        """The result behind a ready handle; WorkerDied when its worker's process died."""
+
+    def pid(self, slot: int) -> int:
+        """The process id of a slot's worker."""
+
+    def close(self) -> None:
+        """Stop every worker."""
+
+
+class InlinePool:
+    """Workers in the learner's process: a request runs when it is handed over, so the
+    order of everything is fixed. No process dies here."""
+
+    def __init__(self) -> None:
+        self.workers: dict[int, Worker] = {}
+
+    def start(self, setup: WorkerSetup) -> None:
+        old = self.workers.pop(setup.slot, None)
+        if old is not None:
+            old.close()
+        # its own copy of the graph, as a worker process gets
+        self.workers[setup.slot] = Worker(pickle.loads(pickle.dumps(setup)))
+
+    def submit(self, slot: int, request: Request, weights: Any) -> Any:
+        return self.workers[slot].run(request, weights)
+
+    def share(self, weights: Weights) -> Any:
+        return weights
+
+    def ready(self, handles: Sequence[Any], timeout: float) -> list[int]:
+        return list(range(len(handles)))  # each ran when it was handed over
+
+    def result(self, handle: Any) -> Fragment | Failure:
+        return handle
+
+    def pid(self, slot: int) -> int:
+        return self.workers[slot].pid()
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+        self.workers.clear()
+
+
+class RayPool:
+    """Each worker a Ray actor (a process of its own) on a local cluster bound to the
+    loopback interface (cluster.py), started here unless one is connected already."""
+
+    def __init__(self, cpus: int | None = None) -> None:
+        import ray
+
+        from .cluster import start_ray
+        self.ray = ray
+        self.started = start_ray(cpus)
+        # num_cpus=0: the workers are placed whatever the cluster's CPU count; the
+        # machine's scheduler shares the cores
+        self.actor_class = ray.remote(num_cpus=0, max_restarts=0)(Worker)
+        self.actors: dict[int, Any] = {}
+
+    def start(self, setup: WorkerSetup) -> None:
+        old = self.actors.pop(setup.slot, None)
+        if old is not None:
+            self.ray.kill(old)
+        self.actors[setup.slot] = self.actor_class.remote(setup)
+
+    def submit(self, slot: int, request: Request, weights: Any) -> Any:
+        return self.actors[slot].run.remote(request, weights)
+
+    def share(self, weights: Weights) -> Any:
+        return self.ray.put(weights)
+
+    def ready(self, handles: Sequence[Any], timeout: float) -> list[int]:
+        done, _ = self.ray.wait(list(handles), num_returns=1, timeout=timeout)
+        return [i for i, h in enumerate(handles) if h in done]
+
+    def result(self, handle: Any) -> Fragment | Failure:
+        try:
+            return self.ray.get(handle)
+        except self.ray.exceptions.RayActorError as exc:
+            raise WorkerDied(_first_line(exc)) from None
+
+    def pid(self, slot: int) -> int:
+        return int(self.ray.get(self.actors[slot].pid.remote()))
+
+    def close(self) -> None:
+        for actor in self.actors.values():
+            with contextlib.suppress(Exception):  # gone already
+                self.ray.kill(actor)
+        self.actors.clear()
+        if self.started:
+            from .cluster import stop_ray
+            stop_ray()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
