@@ -48,7 +48,9 @@ def _run_options(args: argparse.Namespace):
     from .workflow.runner import RunOptions
     return RunOptions(quiet=args.quiet, checkpoint_every=args.checkpoint_every,
                       keep=args.keep_checkpoints, replay=args.checkpoint_replay,
-                      tensorboard=args.tensorboard, threads=args.threads)
+                      tensorboard=args.tensorboard, threads=args.threads,
+                      eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                      final_episodes=args.final_episodes)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -64,7 +66,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .workflow.evaluate import eval_run
-    return eval_run(args.target, episodes=args.episodes, seed=args.seed, q=args.q)
+    return eval_run(args.target, episodes=args.episodes, seed=args.seed, q=args.q,
+                    checkpoint=args.checkpoint)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -150,6 +153,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=count(1),
                         help="torch threads (default: $RLGRAPH_THREADS, else 1: fastest "
                              "for small networks)")
+    parser.add_argument("--eval-every", type=count(0), metavar="TICKS",
+                        help="greedy evaluation every TICKS ticks, into eval.csv; the best "
+                             "one's state is kept as checkpoints/best.pt (default: a "
+                             "twentieth of the run, or what a resumed run had; 0: none "
+                             "during training)")
+    parser.add_argument("--eval-episodes", type=count(1), metavar="N",
+                        help="episodes per evaluation (default 10)")
+    parser.add_argument("--final-episodes", type=count(0), metavar="N",
+                        help="episodes of the final evaluation, the run's verdict "
+                             "(default 20; 0: none)")
 
 
 def add_curve_options(parser: argparse.ArgumentParser) -> None:
@@ -194,6 +207,10 @@ def make_parser() -> argparse.ArgumentParser:
                    help="seed of the first episode's env (default 1000000)")
     p.add_argument("--q", metavar="NODE.PORT",
                    help="the network to act with (default: the one the policy uses)")
+    p.add_argument("--checkpoint", metavar="best|last|FILE",
+                   help="which checkpoint of a run folder: last (default: the newest, "
+                        "the agent the run ended with), best (checkpoints/best.pt, the "
+                        "best evaluation during the run), or a file in checkpoints/")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("compare", help="run graphs over seeds; plot mean ± std curves")

@@ -56,7 +56,9 @@ def read_curve(run_dir: Path, y: str = "return", smooth: int = 10) -> Curve:
         raise GraphErrors([GraphError("no such run folder", Loc(str(run_dir)))])
     file = run_dir / ("eval.csv" if y == "eval" else "metrics.csv")
     if not file.is_file():
-        hint = ("add an EvalEpisodes node to the graph to get eval.csv" if y == "eval"
+        hint = ("`rlgraph run` writes eval.csv unless its evaluations were turned off "
+                "(--eval-every 0 --final-episodes 0) or the graph's policy cannot act "
+                "in evaluation" if y == "eval"
                 else "plot folders that `rlgraph run` wrote")
         raise GraphErrors([GraphError(f"no {file.name} in this folder", Loc(str(run_dir)),
                                       hint=hint)])
