@@ -86,6 +86,7 @@ class RunEvaluation(RowSource):
         self.every, self.episodes, self.final_episodes = every, episodes, final_episodes
         self.seed = seed
         self.rows: list[dict[str, Any]] = []
+        self.last_returns: list[float] = []  # the latest evaluation's episode returns
         self.best: dict[str, Any] | None = None  # the best row so far
         self.final: dict[str, Any] | None = None  # the final row, with its returns
 
