@@ -112,7 +112,7 @@ class Agent:
         checkpoint) or a checkpoint file inside one, exactly as it was saved; `learn`
         continues in that run folder, as `rlgraph resume` does."""
         set_threads(threads)
-        run_dir, checkpoint = checkpoint_of(path)
+        run_dir, checkpoint, _ = checkpoint_of(path)
         graph, payload = open_checkpoint(run_dir, checkpoint)
         agent = cls.__new__(cls)
         summary = read_summary(run_dir)

@@ -75,7 +75,9 @@ def _run_options(args: argparse.Namespace):
     return RunOptions(quiet=args.quiet, checkpoint_every=args.checkpoint_every,
                       keep=args.keep_checkpoints, replay=args.checkpoint_replay,
                       tensorboard=args.tensorboard, threads=args.threads,
-                      profile=args.profile)
+                      profile=args.profile,
+                      eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+                      final_episodes=args.final_episodes)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -92,6 +94,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .workflow.evaluate import eval_run
     return eval_run(args.target, episodes=args.episodes, seed=args.seed, q=args.q,
+                    checkpoint=args.checkpoint,
                     video=args.video, video_episodes=args.video_episodes)
 
 
@@ -184,6 +187,16 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="time every node: share of wall time, calls and µs per call, "
                              "printed at the end and written to summary.json")
+    parser.add_argument("--eval-every", type=count(0), metavar="TICKS",
+                        help="greedy evaluation every TICKS ticks, into eval.csv; the best "
+                             "one's state is kept as checkpoints/best.pt (default: a "
+                             "twentieth of the run, or what a resumed run had; 0: none "
+                             "during training)")
+    parser.add_argument("--eval-episodes", type=count(1), metavar="N",
+                        help="episodes per evaluation (default 10)")
+    parser.add_argument("--final-episodes", type=count(0), metavar="N",
+                        help="episodes of the final evaluation, the run's verdict "
+                             "(default 20; 0: none)")
 
 
 def add_curve_options(parser: argparse.ArgumentParser) -> None:
@@ -252,6 +265,10 @@ def make_parser() -> argparse.ArgumentParser:
                    help="seed of the first episode's env (default 1000000)")
     p.add_argument("--q", metavar="NODE.PORT",
                    help="the network to act with (default: the one the policy uses)")
+    p.add_argument("--checkpoint", metavar="best|last|FILE",
+                   help="which checkpoint of a run folder: last (default: the newest, "
+                        "the agent the run ended with), best (checkpoints/best.pt, the "
+                        "best evaluation during the run), or a file in checkpoints/")
     p.add_argument("--video", metavar="FILE",
                    help="record episodes to FILE (.mp4 or .gif; needs the video extra: "
                         "pip install -e \".[video]\")")

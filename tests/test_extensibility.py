@@ -14,7 +14,7 @@ from rlgraph.render import to_dot
 ROOT = Path(__file__).resolve().parent.parent
 TWO_DQN = ROOT / "graphs" / "two_dqn.yaml"
 CUSTOM = ROOT / "examples" / "custom_loss" / "dqn_mse.yaml"
-BURST = 1025  # ticks until the first training burst (after 1000, every 128) has run
+BURST = 1025  # ticks until the first training burst (after 1000, every 256) has run
 
 
 def params_of(module: torch.nn.Module) -> torch.Tensor:
@@ -34,7 +34,7 @@ def test_custom_loss_example_trains_with_its_own_td_loss():
                                F.smooth_l1_loss(pred, target, reduction="none"))
         before = params_of(graph.nodes["qnet"].static_outputs["module"])
         graph.run(BURST)
-        assert graph.nodes["optim"].report()["updates"] == 64
+        assert graph.nodes["optim"].report()["updates"] == 128
         assert not torch.equal(before, params_of(graph.nodes["qnet"].static_outputs["module"]))
 
 
@@ -53,7 +53,7 @@ def test_two_learners_from_one_subgraph_train_independently():
         assert a0.numel() != b0.numel()  # different architectures
         graph.run(BURST)
         for name in ("a", "b"):
-            assert graph.nodes[f"{name}.optim"].report()["updates"] == 64
+            assert graph.nodes[f"{name}.optim"].report()["updates"] == 128
             assert graph.nodes[f"{name}.replay"].report()["size"] == BURST - 1
         assert not torch.equal(a0, params_of(a_net))
         assert not torch.equal(b0, params_of(b_net))

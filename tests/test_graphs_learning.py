@@ -106,8 +106,8 @@ def test_two_line_custom_loss_from_a_yaml_file(tmp_path):
     (tmp_path / "custom.yaml").write_text(text)
     with build(tmp_path / "custom.yaml", seed=1) as graph:
         assert type(graph.nodes["loss"]).__name__ == "MSELoss"
-        graph.run(1300)  # bursts of 64 updates at ticks 1024, 1152 and 1280
-        assert graph.nodes["optim"].updates == 192
+        graph.run(1300)  # bursts of 128 updates at ticks 1024 and 1280
+        assert graph.nodes["optim"].updates == 256
         batch = graph.nodes["sample"].memory.gather(torch.arange(64))
         out = graph.nodes["loss"].step(batch)
         assert torch.allclose(out["losses"], out["td_error"] ** 2)
@@ -137,7 +137,7 @@ def test_two_learners_in_one_graph_train_their_own_networks(tmp_path):
         a = [p.detach().clone() for p in graph.value("qnet.module").parameters()]
         b = [p.detach().clone() for p in graph.value("qnet_b.module").parameters()]
         graph.run(1300)
-        assert graph.nodes["optim"].updates == graph.nodes["optim_b"].updates == 192
+        assert graph.nodes["optim"].updates == graph.nodes["optim_b"].updates == 256
         assert all(not torch.equal(x, y) for x, y in
                    zip(a, graph.value("qnet.module").parameters()))
         assert all(not torch.equal(x, y) for x, y in
@@ -225,11 +225,13 @@ def test_nstep_dqn_stores_every_env_step_as_one_3_step_transition():
 
 def test_selective_dqn_trains_on_a_quarter_of_the_scored_rows():
     with build(GRAPHS / "selective_dqn.yaml", seed=1) as graph:
-        graph.run(1300)  # 3 bursts of 256 scored batches at ticks 1024, 1152, 1280
+        graph.run(1300)  # 2 bursts of 512 scored batches of 128 at ticks 1024 and 1280
         select, optim = graph.nodes["select"], graph.nodes["optim"]
         assert optim.updates == select.trainings > 0
-        assert select.scored == 3 * 256 * 64
-        assert select.report()["backprop_fraction"] == pytest.approx(0.25, abs=0.03)
+        assert select.scored == 2 * 512 * 128
+        # E[U^3] = 1/4 for stationary losses; the loss falls during a burst of 128 steps,
+        # so a batch ranks low against its history a little more often than that
+        assert select.report()["backprop_fraction"] == pytest.approx(0.25, abs=0.04)
 
 
 def test_a_prioritized_buffer_without_its_feedback_wires_is_a_located_warning(tmp_path):

@@ -217,7 +217,7 @@ def test_diagrams_show_each_nodes_key_params():
     assert "id CartPole-v1" in dot and "capacity 100000" in dot and "tau 1" in dot
     assert "gamma 0.99" in dot and "gamma 0.98" in dot  # a.loss and b.loss differ
     assert "hidden [256, 256]" in dot and "hidden [64, 64]" in dot
-    assert "lr 0.0023" in dot and "lr 0.001" in dot
+    assert "lr 0.0005" in dot and "lr 0.001" in dot
 
 
 def test_cli_profile_prints_and_records_each_nodes_cost(tmp_path, capsys):

@@ -87,8 +87,12 @@ def test_ctrl_c_saves_at_a_chunk_boundary_and_resume_continues_exactly(tmp_path,
     assert summary["checkpoint"].endswith(f"ckpt-{summary['ticks']:09d}.pt")
     assert f"continue with: rlgraph resume {out}" in captured.out
     assert main(["resume", str(out), *QUIET]) == 0  # to the graph's steps: 600
-    assert (out / "metrics.csv").read_text() == (straight / "metrics.csv").read_text()
+    for file in ("metrics.csv", "eval.csv"):  # evaluations continue on their schedule
+        assert (out / file).read_text() == (straight / file).read_text(), file
     assert_same_state(final_state(out)["nodes"], final_state(straight)["nodes"])
+    best, straight_best = (json.loads((d / "summary.json").read_text())["evaluation"]["best"]
+                           for d in (out, straight))
+    assert best.pop("checkpoint") != straight_best.pop("checkpoint") and best == straight_best
 
 
 def test_a_second_ctrl_c_stops_at_once_without_saving(tmp_path, capsys):

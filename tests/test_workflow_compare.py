@@ -65,13 +65,17 @@ def test_plot_groups_finished_runs_by_graph(tmp_path, capsys):
     assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
     rows = read_csv(tmp_path / "p.csv")
     assert {r["graph"] for r in rows} == {"dqn_target"} and rows[-1]["runs"] == "2"
+    # every run evaluates, so greedy returns plot without an EvalEpisodes node
+    assert main(["plot", *map(str, runs), "--y", "eval", "-o", str(tmp_path / "e.svg")]) == 0
+    rows = read_csv(tmp_path / "e.csv")
+    assert rows[-1]["runs"] == "2"
 
 
 def test_plot_of_a_folder_without_rows_is_a_clear_error(tmp_path, capsys):
     assert main(["plot", str(tmp_path), "-o", str(tmp_path / "p.png")]) == 1
     assert "no metrics.csv in this folder" in capsys.readouterr().err
     assert main(["plot", str(tmp_path), "--y", "eval", "-o", str(tmp_path / "p.png")]) == 1
-    assert "EvalEpisodes" in capsys.readouterr().err
+    assert "no eval.csv in this folder" in capsys.readouterr().err
 
 
 def test_resampling_holds_the_latest_value_until_the_run_ends_and_bands_average_runs():

@@ -77,7 +77,9 @@ def test_a_disk_that_fills_up_mid_run_keeps_the_last_checkpoint_usable(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed" and "No space left on device" in \
         summary["failure"]["error"]
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt-000000100.pt"]
+    # the last rolling checkpoint, and the best evaluation's state from before the disk filled
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "best.pt", "ckpt-000000100.pt"]
     assert not list(out.rglob(".*.tmp"))  # no half-written file left behind
     # space freed: the run continues from its last good checkpoint, exactly
     assert main(["resume", str(out), *QUIET]) == 0

@@ -32,7 +32,7 @@ def read_csv(path):
 def test_a_run_folder_holds_rows_events_checkpoints_and_a_summary(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(small_dqn(tmp_path, EVAL)), "--steps", "600", "--out", str(out),
-                 "--checkpoint-every", "200"]) == 0
+                 "--checkpoint-every", "200", "--eval-every", "150"]) == 0
     text = capsys.readouterr().out
     assert "small_dqn" not in text and "dqn_target: 600 ticks" in text
     episodes = read_csv(out / "metrics.csv")
@@ -40,20 +40,30 @@ def test_a_run_folder_holds_rows_events_checkpoints_and_a_summary(tmp_path, caps
     assert len(episodes) > 10 and [int(r["episode"]) for r in episodes] == list(
         range(1, len(episodes) + 1))
     assert all(float(r["return"]) == int(r["length"]) for r in episodes)  # CartPole: +1/step
+    # the run's evaluations: every 150 ticks, the last one the final 20 episodes
     evals = read_csv(out / "eval.csv")
     assert [(r["tick"], r["env_steps"], r["episodes"]) for r in evals] == [
+        ("150", "149", "10"), ("300", "299", "10"), ("450", "449", "10"), ("600", "599", "20")]
+    assert list(evals[0]) == ["tick", "env_steps", "episodes", "return_mean", "return_std",
+                              "return_min", "return_max", "length_mean"]
+    # the graph's own EvalEpisodes node writes beside them
+    node_evals = read_csv(out / "eval-eval.csv")
+    assert [(r["tick"], r["env_steps"], r["episodes"]) for r in node_evals] == [
         ("200", "200", "3"), ("400", "400", "3")]
-    assert set(evals[0]) == {"tick", "env_steps", "episodes", "return_mean", "return_std",
-                             "length_mean"}
     assert list((out / "tb").glob("events.out.tfevents.*"))
-    # ticks 200 and 400 were checkpointed, then the end; the newest two are kept
+    # ticks 200 and 400 were checkpointed, then the end; the newest two are kept, and
+    # the best evaluation's state beside them
     assert [p.name for p in list_checkpoints(out)] == ["ckpt-000000400.pt",
                                                        "ckpt-000000600.pt"]
+    assert (out / "checkpoints" / "best.pt").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["ticks"] == 600
     assert summary["checkpoint"].endswith("ckpt-000000600.pt")
     assert summary["report"]["metrics/episodes"] == len(episodes)
-    assert summary["report"]["eval/eval_return"] == float(evals[-1]["return_mean"])
+    assert summary["report"]["eval/eval_return"] == float(node_evals[-1]["return_mean"])
+    final = summary["evaluation"]["final"]
+    assert final["return_mean"] == pytest.approx(float(evals[-1]["return_mean"]))
+    assert len(final["returns"]) == 20
 
 
 def test_tensorboard_holds_returns_and_reports(tmp_path):
@@ -65,7 +75,7 @@ def test_tensorboard_holds_returns_and_reports(tmp_path):
     events.Reload()
     tags = set(events.Tags()["scalars"])
     assert {"metrics/return", "metrics/length", "policy/epsilon", "loss/loss",
-            "env/steps_per_s"} <= tags
+            "env/steps_per_s", "evaluation/return_mean", "evaluation/eval_return"} <= tags
     returns = events.Scalars("metrics/return")
     assert [e.value for e in returns] == [float(r["return"])
                                           for r in read_csv(out / "metrics.csv")]
@@ -75,7 +85,7 @@ def test_plain_progress_lines_show_the_key_numbers(tmp_path, capsys):
     assert main(["run", str(small_dqn(tmp_path)), "--steps", "300", "--no-tensorboard",
                  "--out", str(tmp_path / "run")]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("[300/300]"))
-    for label in ("steps 299", "steps/s", "return", "eps", "loss"):
+    for label in ("steps 299", "steps/s", "return", "eval", "eps", "loss"):
         assert label in line
     assert "replay" not in line and "updates" not in line  # not every report key
 

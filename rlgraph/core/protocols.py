@@ -77,6 +77,12 @@ class Environment(CountsEnvSteps):
         the copies are made, as the env family defines (GymEnv: keyword arguments for
         gymnasium.make that replace the training env's)."""
 
+    @property
+    def reward_threshold(self) -> float | None:
+        """The mean return at which the task counts as solved (gymnasium's
+        `env.spec.reward_threshold`), or None where the env defines none."""
+        return None
+
 
 class RowSource(ABC):
     """A node that keeps rows (one dict per record, keys `row_fields`) that a run appends

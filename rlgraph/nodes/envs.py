@@ -244,6 +244,13 @@ class GymEnv(Node, Environment):
     def env_id(self) -> str:
         return self.id
 
+    @property
+    def reward_threshold(self) -> float | None:
+        """gymnasium's `spec.reward_threshold` for the env (475 for CartPole-v1)."""
+        spec = self.envs[0].spec if self.envs else None
+        threshold = spec.reward_threshold if spec is not None else None
+        return float(threshold) if threshold is not None else None
+
     def eval_envs(self, episodes: int, seed: int,
                   options: Mapping[str, Any] | None = None) -> GymEvalEnvs:
         """Fresh copies made with this node's kwargs, updated by `options`."""

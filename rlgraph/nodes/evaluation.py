@@ -234,10 +234,11 @@ class EvalEpisodes(Node, RowSource, UsesGraph, UsesRunFolder):
     evaluations so far, so evaluation never touches the training env or its random
     numbers. Fire it with triggers, e.g. `every: 5000`. Each evaluation adds a row to
     `rows` (tick, env_steps, episodes, return_mean, return_std, length_mean), which
-    `rlgraph run` writes to eval.csv and TensorBoard; env_steps counts the training
-    env's steps (tick x num_envs). With `video: mp4` (or gif) each evaluation's first
-    episode is also recorded to the run folder's videos/eval-<tick>.mp4 (the video
-    extra: pip install -e ".[video]").
+    `rlgraph run` writes to eval-<node>.csv (eval.csv holds the run's own evaluations)
+    and TensorBoard; env_steps counts the training env's steps (tick x num_envs).
+    With `video: mp4` (or gif) each evaluation's first episode is also recorded to
+    the run folder's videos/eval-<tick>.mp4 (the video extra: pip install -e
+    ".[video]").
     """
 
     inputs = {
@@ -261,7 +262,7 @@ class EvalEpisodes(Node, RowSource, UsesGraph, UsesRunFolder):
 
     row_fields = ("tick", "env_steps", "episodes", "return_mean", "return_std",
                   "length_mean")
-    log_name = "eval"  # rlgraph run writes the rows to eval.csv
+    log_name = "eval"  # rlgraph run writes the rows to eval-<node>.csv
 
     episodes: int
     kwargs: dict[str, Any]

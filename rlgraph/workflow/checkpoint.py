@@ -38,6 +38,7 @@ FORMAT = "rlgraph-checkpoint"
 VERSION = 3
 TAG = "__rlgraph__"  # key of an encoded non-plain value
 PREFIX, SUFFIX = "ckpt-", ".pt"
+BEST = "best.pt"  # the checkpoint of the run's best evaluation, beside the rolling ones
 
 
 def checkpoint_error(path: str | Path, message: str, hint: str | None = None) -> GraphErrors:
@@ -351,15 +352,38 @@ def checkpoint_path(run_dir: Path, tick: int) -> Path:
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    """The run's checkpoints, oldest first."""
+    """The run's rolling checkpoints (ckpt-<tick>.pt), oldest first."""
     folder = run_dir / "checkpoints"
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob(f"{PREFIX}*{SUFFIX}") if p.stem[len(PREFIX):].isdigit())
 
 
+def best_path(run_dir: Path) -> Path:
+    return run_dir / "checkpoints" / BEST
+
+
+def tick_of(path: Path) -> int:
+    """The tick a checkpoint file was saved at, read without loading its tensors (the
+    rolling checkpoints say it in their name)."""
+    stem = path.stem[len(PREFIX):]
+    if path.name.startswith(PREFIX) and stem.isdigit():
+        return int(stem)
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(raw["tick"])
+    except Exception:
+        read(path)  # the clear error for a damaged or foreign file
+        raise
+
+
 def latest(run_dir: Path) -> Path:
+    """The run's newest checkpoint: the newest rolling one, or best.pt where it is newer
+    (a run stopped between a new best evaluation and its next rolling checkpoint)."""
     found = list_checkpoints(run_dir)
+    best = best_path(run_dir)
+    if best.is_file() and (not found or tick_of(best) > tick_of(found[-1])):
+        return best
     if not found:
         graph = run_dir / "graph.yaml"
         raise checkpoint_error(
@@ -372,6 +396,6 @@ def latest(run_dir: Path) -> Path:
 
 
 def prune(run_dir: Path, keep: int) -> None:
-    """Keep the newest `keep` checkpoints."""
+    """Keep the newest `keep` rolling checkpoints (best.pt is not one of them)."""
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)

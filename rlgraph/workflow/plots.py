@@ -62,7 +62,9 @@ def read_curve(run_dir: Path, y: str = "return", smooth: int = 10) -> Curve:
         raise GraphErrors([GraphError("no such run folder", Loc(str(run_dir)))])
     file = run_dir / ("eval.csv" if y == "eval" else "metrics.csv")
     if not file.is_file():
-        hint = ("add an EvalEpisodes node to the graph to get eval.csv" if y == "eval"
+        hint = ("`rlgraph run` writes eval.csv unless its evaluations were turned off "
+                "(--eval-every 0 --final-episodes 0) or the graph's policy cannot act "
+                "in evaluation" if y == "eval"
                 else "plot folders that `rlgraph run` wrote")
         if y != "eval" and (run_dir / "graph.yaml").is_file():
             hint = ("the run's graph has no Metrics node, which keeps the episode rows: "

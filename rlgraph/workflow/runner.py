@@ -4,12 +4,14 @@ A run folder (`runs/<graph>-<timestamp>/`, or `--out DIR`, never overwritten) ho
 - graph.yaml     the graph exactly as it ran (overrides applied, derived seeds noted)
 - graph.png      the wiring diagram (graph.dot when graphviz's `dot` is missing)
 - metrics.csv    one row per finished episode (tick, env_steps, episode, return, length)
-- eval.csv       one row per evaluation, when the graph has an EvalEpisodes node
-- tb/            TensorBoard events: episode returns and every node's report
+- eval.csv       one row per greedy evaluation: every --eval-every ticks and at the end
+                 (scoring.RunEvaluation)
+- tb/            TensorBoard events: episode returns, evaluations, every node's report
 - checkpoints/   ckpt-<tick>.pt: the whole graph state, every --checkpoint-every ticks,
-                 at the end, and on Ctrl-C
+                 at the end, and on Ctrl-C; best.pt: the state of the best evaluation
 - summary.json   written at the start (status running) and at the end: ticks, wall
-                 time, seeds, status, failure if any, every node's final report
+                 time, seeds, status, failure if any, every node's final report, and the
+                 verdict (final evaluation, best evaluation, solved or not)
 """
 
 from __future__ import annotations
@@ -46,10 +48,14 @@ from ..placement import placed
 from . import checkpoint as ckpt
 from .profile import Profiler, profile_table
 from .progress import Progress
+from .scoring import RunEvaluation, verdict_lines
 from .sources import copy_node_modules
 from .writers import RunLog, env_steps
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+#: evaluations during a run by default, greedy episodes in each, and in the final one
+EVALS_PER_RUN, EVAL_EPISODES, FINAL_EPISODES = 20, 10, 20
+TURNED_OFF = "turned off (--eval-every 0 --final-episodes 0)"
 
 
 @dataclass
@@ -63,6 +69,10 @@ class RunOptions:
     tensorboard: bool = True
     threads: int | None = None  # torch threads; None: RLGRAPH_THREADS, else 1
     profile: bool = False  # time every node (rlgraph.workflow.profile)
+    # evaluations (None: a resumed run keeps its own, a new run takes the default)
+    eval_every: int | None = None  # ticks; default a twentieth of the run; 0: none
+    eval_episodes: int | None = None  # default 10
+    final_episodes: int | None = None  # default 20; 0: no final evaluation
 
 
 def collect_report(graph: Graph) -> dict[str, Any]:
@@ -321,10 +331,37 @@ class Session:
         every = options.checkpoint_every
         self.every = max(1, total // 10) if every is None else every
         self.chunk = max(1, min(1000, total // 100, self.every or total))
-        self.wall_before = float((resumed or {}).get("extra", {}).get("wall_s", 0.0))
+        extra = (resumed or {}).get("extra", {})
+        self.wall_before = float(extra.get("wall_s", 0.0))
+        self.eval_s = float(extra.get("eval_s", 0.0))  # wall time spent evaluating
         self.stop_requested = False
         self.saved: Path | None = None  # the checkpoint this session wrote last
         self.start = time.perf_counter()
+        self.evaluation, self.no_evaluation = self._evaluation(extra.get("evaluation"))
+
+    def _evaluation(self, saved: dict[str, Any] | None
+                    ) -> tuple[RunEvaluation | None, str | None]:
+        """The run's evaluations, continuing a resumed run's rows and best; or None and
+        why not."""
+        o = self.options
+
+        def option(value: int | None, key: str, default: int) -> int:
+            return value if value is not None else saved[key] if saved else default
+
+        every = option(o.eval_every, "every", max(1, self.total // EVALS_PER_RUN))
+        final = option(o.final_episodes, "final_episodes", FINAL_EPISODES)
+        if not every and not final:
+            return None, TURNED_OFF
+        try:
+            evaluation = RunEvaluation(self.graph, every,
+                                       option(o.eval_episodes, "episodes", EVAL_EPISODES),
+                                       final)
+        except GraphErrors as exc:
+            first = exc.errors[0]
+            return None, first.message + (f" ({first.hint})" if first.hint else "")
+        if saved:
+            evaluation.load_state_dict(saved)
+        return evaluation, None
 
     # ---- the loop ------------------------------------------------------------------
     def run(self) -> int:
@@ -347,10 +384,14 @@ class Session:
 
     def _run(self) -> int:
         graph, options = self.graph, self.options
+        evaluation = self.evaluation
+        if self.no_evaluation not in (None, TURNED_OFF):
+            print(f"note: no evaluation in this run: {self.no_evaluation}", file=sys.stderr)
         try:
             with self._writes():
                 self.log = RunLog(self.run_dir, graph, options.tensorboard,
-                                  self.resumed is not None)
+                                  self.resumed is not None,
+                                  [evaluation] if evaluation is not None else [])
             for node in graph.nodes.values():
                 if isinstance(node, UsesRunFolder):
                     node.use_run_folder(self.run_dir)
@@ -376,10 +417,11 @@ class Session:
                     progress.close()
                     if profiler is not None:
                         self.profile = profiler.finish()
+                new_best = status == "finished" and self._evaluate(final=True)
                 self._check_drawing(wait=True)
                 with self._writes():
-                    self.log.write(graph, collect_report(graph))
-                    self.save()
+                    self.log.write(graph, self.report())
+                    self.save(best=new_best)
         except KeyboardInterrupt:  # a second Ctrl-C, mid-tick: the state is not whole
             status, code = "interrupted", EXIT_INTERRUPTED
             print("stopped without saving: Ctrl-C came in the middle of a tick",
@@ -389,7 +431,7 @@ class Session:
             failure = {"error": str(exc), "node": getattr(exc, "node", None),
                        "tick": getattr(exc, "tick", graph.tick)}
             with self._writes():
-                self.log.write(graph, collect_report(graph))
+                self.log.write(graph, self.report())
             print(f"error: {exc}", file=sys.stderr)
         except WriteFailed:  # run() says so
             raise
@@ -434,33 +476,68 @@ class Session:
         tick, n = self.graph.tick, min(self.chunk, self.total - self.graph.tick)
         if self.every:
             n = min(n, self.every - tick % self.every)
+        if self.evaluation is not None and self.evaluation.every:
+            n = min(n, self.evaluation.every - tick % self.evaluation.every)
         return n
 
     def _between_chunks(self, graph: Graph) -> bool:
-        """Logs, progress, a checkpoint when one is due; whether to stop (Ctrl-C)."""
-        report = collect_report(graph)
+        """An evaluation, logs, progress, checkpoints when due; whether to stop (Ctrl-C)."""
+        new_best = self._evaluate(final=False)
+        report = self.report()
         self._check_drawing()
         with self._writes():
             self.log.write(graph, report)
         self.progress.update(graph.tick, report)
-        if self.every and graph.tick % self.every == 0 and graph.tick < self.total:
+        rolling = bool(self.every) and graph.tick % self.every == 0 and graph.tick < self.total
+        if rolling or new_best:
             with self._writes():
-                self.save()
+                self.save(rolling=rolling, best=new_best)
         return self.stop_requested
 
+    def _evaluate(self, final: bool) -> bool:
+        """The scheduled evaluation when one falls on this tick (the final one covers the
+        last tick), or the final one; whether it is the run's best so far."""
+        evaluation, tick = self.evaluation, self.graph.tick
+        if evaluation is None:
+            return False
+        start = time.perf_counter()
+        if final:
+            new_best = evaluation.finish(self.graph)
+        elif evaluation.due(tick) and (tick < self.total or not evaluation.final_episodes):
+            new_best = evaluation.evaluate(self.graph)
+        else:
+            return False
+        self.eval_s += time.perf_counter() - start
+        return new_best
+
+    def report(self) -> dict[str, Any]:
+        """Every node's report, and the latest evaluation's (`evaluation/eval_return`)."""
+        report = collect_report(self.graph)
+        if self.evaluation is not None:
+            report.update({f"{self.evaluation.name}/{key}": value
+                           for key, value in self.evaluation.report().items()})
+        return report
+
     # ---- checkpoints ---------------------------------------------------------------
-    def save(self) -> None:
-        """Checkpoint now (between chunks: the graph's state is whole), keep the newest."""
+    def save(self, rolling: bool = True, best: bool = False) -> None:
+        """Checkpoint now (between chunks: the graph's state is whole): a rolling one
+        (the newest `keep` are kept) and/or best.pt, after a new best evaluation."""
         graph = self.graph
         path = ckpt.checkpoint_path(self.run_dir, graph.tick)
-        if path == self.saved:
+        rolling = rolling and path != self.saved
+        if not (rolling or best):
             return
-        payload = ckpt.snapshot(graph, self.options.replay,
-                                {"wall_s": self.wall_s(), "total": self.total})
-        ckpt.save(payload, path)
-        ckpt.prune(self.run_dir, max(1, self.options.keep))
+        evaluation = self.evaluation
+        payload = ckpt.snapshot(graph, self.options.replay, {
+            "wall_s": self.wall_s(), "eval_s": self.eval_s, "total": self.total,
+            "evaluation": evaluation.state_dict() if evaluation is not None else None})
+        if rolling:
+            ckpt.save(payload, path)
+            ckpt.prune(self.run_dir, max(1, self.options.keep))
+            self.saved = path
+        if best:
+            ckpt.save(payload, ckpt.best_path(self.run_dir))
         self.log.flush()
-        self.saved = path
 
     def wall_s(self) -> float:
         return self.wall_before + time.perf_counter() - self.start
@@ -500,7 +577,8 @@ class Session:
             "wall_s": round(wall, 3), "ticks_per_s": round(graph.tick / max(wall, 1e-9), 1),
             "checkpoint": str(checkpoint) if checkpoint else None,
             "resumed_from_tick": self.resumed["tick"] if self.resumed else None,
-            "report": _safe_report(graph), "seeds": graph.seeds}
+            "report": _safe_report(graph), "seeds": graph.seeds,
+            "eval_s": round(self.eval_s, 3), "evaluation": self._verdict()}
         if failure:
             summary["failure"] = failure
         if self.profile is not None:
@@ -516,6 +594,15 @@ class Session:
             # in the blocks truncating it frees
             (self.run_dir / "summary.json").write_text(text, encoding="utf-8")
 
+    def _verdict(self) -> dict[str, Any]:
+        if self.evaluation is None:
+            return {"skipped": self.no_evaluation}
+        verdict = self.evaluation.verdict()
+        best = ckpt.best_path(self.run_dir)
+        if verdict["best"] is not None and best.is_file():
+            verdict["best"] = {**verdict["best"], "checkpoint": str(best)}
+        return verdict
+
     def print_summary(self, status: str) -> None:
         s = self.summary
         note = {"finished": "", "interrupted": " — interrupted", "failed": " — failed"}[status]
@@ -524,6 +611,8 @@ class Session:
         for key, value in s["report"].items():
             print(f"  {key:<32} {value:.6g}" if isinstance(value, float)
                   else f"  {key:<32} {value}")
+        for line in verdict_lines(s["evaluation"]):
+            print(line)
         if self.profile is not None:
             print(profile_table(self.profile))
         if s["checkpoint"]:

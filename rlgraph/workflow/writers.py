@@ -1,13 +1,14 @@
 """What a run writes as it goes: CSV rows and TensorBoard scalars, between chunks of ticks.
 
-Every node that is a RowSource (rlgraph.core.protocols) is written:
-Metrics writes `metrics.csv` (one row per finished episode), EvalEpisodes `eval.csv`
-(one row per evaluation). A second source with the same log_name writes
-`<log_name>-<node>.csv`. TensorBoard (`tb/`) gets every row field against the row's
-env_steps (tag `<node>/<field>`) and every node's report at each chunk boundary
-(tag `<node>/<metric>`) against the env steps so far. Nothing here runs inside the tick
-loop: a crash loses at most the last chunk, and a resumed run rewrites the CSV files from
-the checkpoint's rows, so they hold exactly the rows of the run being continued.
+Every RowSource (rlgraph.core.protocols) is written: the run's own evaluations
+(scoring.RunEvaluation) `eval.csv`, the Metrics node `metrics.csv` (one row per finished
+episode), an EvalEpisodes node in the graph `eval-<node>.csv` (eval.csv is taken). A
+second source with the same log_name writes `<log_name>-<node>.csv`. TensorBoard
+(`tb/`) gets every row field against the row's env_steps (tag `<node>/<field>`) and
+every node's report at each chunk boundary (tag `<node>/<metric>`) against the env steps
+so far. Nothing here runs inside the tick loop: a crash loses at most the last chunk,
+and a resumed run rewrites the CSV files from the checkpoint's rows, so they hold
+exactly the rows of the run being continued.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,15 @@ from ..core import CountsEnvSteps, Graph, RowSource
 TB_FLUSH_S = 10.0
 
 
-def row_sources(graph: Graph) -> dict[str, RowSource]:
-    """CSV file name -> node, for every node that keeps rows."""
+def row_sources(graph: Graph, first: Sequence[RowSource] = ()) -> dict[str, RowSource]:
+    """CSV file name -> source, for `first` (the run's own: its evaluations), then every
+    node that keeps rows."""
     sources: dict[str, RowSource] = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, RowSource):
-            file = f"{node.log_name}.csv"
-            if file in sources:
-                file = f"{node.log_name}-{name}.csv"
-            sources[file] = node
+    for source in [*first, *(n for n in graph.nodes.values() if isinstance(n, RowSource))]:
+        file = f"{source.log_name}.csv"
+        if file in sources:
+            file = f"{source.log_name}-{source.name}.csv"
+        sources[file] = source
     return sources
 
 
@@ -48,9 +50,9 @@ class RunLog:
     """Appends new rows to the run folder's CSV files and scalars to TensorBoard."""
 
     def __init__(self, run_dir: Path, graph: Graph, tensorboard: bool = True,
-                 resumed: bool = False) -> None:
+                 resumed: bool = False, first: Sequence[RowSource] = ()) -> None:
         self.run_dir = run_dir
-        self.sources = row_sources(graph)
+        self.sources = row_sources(graph, first)
         self.written: dict[str, int] = {}
         for file, node in self.sources.items():
             path = run_dir / file
