@@ -10,7 +10,7 @@ Scenarios (each beside the same graph run in one process):
 - slow: the same with SlowCartPole-v1, a STAND-IN for a slow simulator: CartPole whose
   every step first waits about 1 ms (time.sleep, tools/placement_standins.py). The wait
   costs no CPU: this measures how workers overlap waiting, not physics on more cores.
-- train: graphs/dqn_target.yaml itself (64 gradient steps every 128 ticks, once 1000
+- train: graphs/dqn_target.yaml itself (128 gradient steps every 256 ticks, once 1000
   transitions are stored): the update-to-data ratio of the single-process graph.
 
 Each figure is env steps per second learned from, over a window of `--seconds` after a

@@ -1,7 +1,8 @@
 """Regenerate the README's agent diagrams in docs/images/ from the shipped graphs.
 
-    python tools/render_images.py                 # docs/images/dqn_target.png and
-                                                  # dqn_target_ray.png (4 workers)
+    python tools/render_images.py                 # docs/images/dqn_target.png,
+                                                  # dqn_target_ray.png (4 workers),
+                                                  # ppo_cartpole.png, sac_pendulum.png
     python tools/render_images.py graphs/dqn.yaml # docs/images/dqn.png
 
 Each image is drawn exactly as `rlgraph render GRAPH -o docs/images/NAME.png` would;
@@ -20,7 +21,8 @@ from rlgraph.render import DotNotFound, render_checked
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
-DEFAULT_GRAPHS = [ROOT / "graphs" / "dqn_target.yaml"]
+DEFAULT_GRAPHS = [ROOT / "graphs" / name for name in
+                  ("dqn_target.yaml", "ppo_cartpole.yaml", "sac_pendulum.yaml")]
 #: drawn too by default: (graph, --set overrides, image name)
 VARIANTS: list[tuple[Path, list[str], str | None]] = [
     (ROOT / "graphs" / "dqn_target.yaml", ["placement.workers=4"], "dqn_target_ray")]
