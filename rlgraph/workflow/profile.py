@@ -67,5 +67,5 @@ def profile_table(profile: dict[str, Any]) -> str:
         lines.append(f"  {name:<{width}}  {row['share']:>6.1%}  {row['calls']:>9,}  "
                      f"{row['mean_us']:>9,.1f}")
     lines.append(f"  {'(outside nodes)':<{width}}  {profile['other_share']:>6.1%}  "
-                 "tick loop, logs, checkpoints, progress")
+                 "tick loop, logs, checkpoints, evaluations, progress")
     return "\n".join(lines)
