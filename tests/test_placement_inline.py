@@ -150,20 +150,24 @@ def test_a_worker_that_cannot_build_its_nodes_is_a_located_error(tmp_path):
     assert error.loc is not None and error.loc.file == str(path)
 
 
-def test_the_collector_skips_what_is_older_than_a_placed_run_until_it_closes(tmp_path):
+def test_the_collector_leaves_a_placed_run_alone_until_it_closes(tmp_path):
     path = small_dqn(tmp_path)
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     with placed_graph(path, ["placement.workers=1", "placement.fragment=8"], 40) as graph:
         graph.run(40)
         # the graph and every module imported: out of the collector's walks while it runs
         assert gc.get_freeze_count() > 10_000
-    assert gc.get_freeze_count() == 0  # the process is left as it was found
+        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, *thresholds[1:])
+    # the process is left as it was found
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
 
 
 # ---- what crosses between processes ----------------------------------------------------
 def test_a_ray_worker_sends_fragments_pickled_and_a_value_that_cannot_travel_fails_it(
         tmp_path, monkeypatch):
     checked = load(small_dqn(tmp_path), overrides=["placement.workers=1"])
+    thresholds = gc.get_threshold()
     worker = RayWorker(WorkerSetup(checked.spec, slot=0, seed=1))
     try:
         fragment = pickle.loads(worker.run_packed((0, 8, 0)))
@@ -184,7 +188,7 @@ def test_a_ray_worker_sends_fragments_pickled_and_a_value_that_cannot_travel_fai
         assert pickle.loads(worker.run_packed((16, 8, 0))).text == failure.text
     finally:
         worker.close()
-        heap.thaw()  # a Ray worker freezes its process's objects; this is the test's
+        heap.thaw(thresholds)  # a Ray worker's process is its own; this one is the test's
 
 
 def transition(i: int, terminated: bool = False) -> Transition:

@@ -132,9 +132,9 @@ def main() -> int:
     named = sorted(((s, n) for n, s in others.items() if s > 0), reverse=True)
     print(f"other threads: {sum(others.values()) * per_tick:.1f} µs CPU per tick ("
           + ", ".join(f"{n} {s * per_tick:.1f}" for s, n in named) + ")")
-    print("cycle collector (in the phases above): " + ", ".join(
+    print("cycle collector (in the phases above): " + (", ".join(
         f"generation {g}: {runs:.0f} runs, {s * per_tick:.2f} µs per tick"
-        for g, (runs, s) in sorted(collections.items())))
+        for g, (runs, s) in sorted(collections.items())) or "no runs"))
     return 0
 
 

@@ -114,7 +114,8 @@ class PlacedGraph(Graph):
         self.quiet = quiet
         self._make_pool = pool
         self._pool: Pool | None = None
-        self._frozen = False  # the collector kept off the objects older than the run
+        # the cycle collector's thresholds before the run started (heap.py)
+        self._thresholds: heap.Thresholds | None = None
         self._feed = Feed(self.clock)
         self._fed = list(self.cut.channels)
         for name in self.cut.actors:
@@ -180,8 +181,7 @@ class PlacedGraph(Graph):
         self._publish()
         for slot in self.slots:
             self._start_worker(slot)
-        heap.freeze()  # until close(): what exists now lives as long as the run
-        self._frozen = True
+        self._thresholds = heap.freeze()  # until close(): what exists now outlives the run
 
     def _start_worker(self, slot: Slot) -> None:
         assert self._pool is not None
@@ -340,9 +340,9 @@ class PlacedGraph(Graph):
                 self._pool.close()
                 self._pool = None
         finally:
-            if self._frozen:
-                heap.thaw()
-                self._frozen = False
+            if self._thresholds is not None:
+                heap.thaw(self._thresholds)
+                self._thresholds = None
             super().close()
 
 

@@ -92,7 +92,7 @@ class RayWorker(Worker):
 
     def __init__(self, setup: WorkerSetup) -> None:
         super().__init__(setup)
-        heap.freeze()  # the graph, torch's and Ray's modules: kept for the whole process
+        heap.freeze()  # for good: the process is the worker's
 
     def run_packed(self, request: tuple[int, int, int], weights: Weights | None = None
                    ) -> bytes:
