@@ -2,6 +2,7 @@
 cycle collector.
 
     python tools/bench_placement_ticks.py [--ticks 60000] [--workers 1]
+    python tools/bench_placement_ticks.py --calls 2000
 
 Runs the `collect` graph of tools/bench_placement.py (CartPole-v1, acting only: the
 workers run the env and an epsilon-greedy MLP, the learner stores every transition)
@@ -18,6 +19,12 @@ learner process over `--ticks` ticks, per learner tick:
 The workers' processes are not timed here (tools/bench_placement.py gives every
 process's share). With `--workers 1` the learner waits on its worker most of the time;
 its CPU per tick is what it would cost beside any number of workers.
+
+`--calls N`: what one Ray call costs the learner's process (CPU of all its threads per
+call, two calls in flight as in async mode) when an actor hands back a fixed 128-tick
+CartPole fragment: asked with a Request and no weights (two arguments) and answered
+with the Fragment itself, as Ray serializes objects, against asked with a tuple of
+ints and answered with the fragment pickled to bytes, as pool.RayWorker does.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -45,6 +53,7 @@ from rlgraph.placement import learner as learner_module
 from rlgraph.placement import placed
 from rlgraph.placement import pool as pool_module
 from rlgraph.placement.cluster import start_ray, stop_ray
+from rlgraph.placement.worker import Fragment, Request, Worker, WorkerSetup
 
 PHASES = {"ticks": (Graph, "_run"), "install": (learner_module.Feed, "install"),
           "submit": (pool_module.RayPool, "submit"), "ready": (pool_module.RayPool, "ready"),
@@ -81,14 +90,67 @@ def thread_cpu() -> dict[tuple[str, str], float]:
     return out
 
 
+class Answer:
+    """An actor that answers every call with the same fragment, in two forms."""
+
+    def __init__(self, fragment: Fragment) -> None:
+        self.fragment = fragment
+
+    def as_object(self, request: Request, weights: Any = None) -> Fragment:
+        return self.fragment
+
+    def as_bytes(self, request: tuple[int, int, int], weights: Any = None) -> bytes:
+        return pickle.dumps(self.fragment, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def call_costs(path: Path, calls: int) -> None:
+    """Print the learner process's CPU per Ray call, object against bytes (--calls)."""
+    import ray
+    checked = load(path, overrides=["placement.workers=1"])
+    worker = Worker(WorkerSetup(checked.spec, slot=0, seed=1, threads=1))
+    worker.run(Request(0, 3000, 0))  # an epsilon past its start, episodes ending
+    fragment = worker.run(Request(3000, 128, 0))
+    assert isinstance(fragment, Fragment)
+    worker.close()
+    forms: dict[str, tuple[str, Callable[[int], tuple[Any, ...]], Callable[[Any], Any]]] = {
+        "Request, None -> Fragment": ("as_object", lambda i: (Request(i, 128, 0), None),
+                                      lambda r: r),
+        "(start, ticks, version) -> bytes": ("as_bytes", lambda i: ((i, 128, 0),),
+                                             pickle.loads)}
+    start_ray()
+    try:
+        actor = ray.remote(num_cpus=0)(Answer).remote(fragment)
+        print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load "
+              f"{os.getloadavg()[0]:.1f}; learner process CPU per call, {calls:,} calls")
+        for _ in range(2):  # each form twice, interleaved: the machine may be shared
+            for label, (method, args, decode) in forms.items():
+                call = getattr(actor, method)
+                flight = [call.remote(*args(0)) for _ in range(2)]
+                cpu0 = time.process_time()
+                for i in range(calls):
+                    ray.wait(flight[:1], num_returns=1)
+                    decode(ray.get(flight.pop(0)))
+                    flight.append(call.remote(*args(i)))
+                spent = (time.process_time() - cpu0) / calls
+                ray.get(flight)
+                print(f"  {label:<34}{spent * 1e6:>6.0f} µs")
+    finally:
+        stop_ray()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", type=int, default=60000, help="ticks timed")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=0,
+                        help="time this many Ray calls instead (see the module doc)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = Path(tempfile.mkdtemp(prefix="bench_placement_ticks_")) / "collect.yaml"
     path.write_text(COLLECT.format(env="CartPole-v1", fragment=128), encoding="utf-8")
+    if args.calls:
+        call_costs(path, args.calls)
+        return 0
     spent: dict[str, float] = defaultdict(float)
     time_phases(spent)
     collections: dict[int, list[float]] = defaultdict(lambda: [0, 0.0])
