@@ -4,6 +4,9 @@ between processes (fragments.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from workflow_nodes import small_dqn
 
 from rlgraph.core import Graph, GraphErrors, build, load
 from rlgraph.nodes.data import Episodes, Transition
-from rlgraph.placement import placed
+from rlgraph.placement import heap, placed
 from rlgraph.placement.fragments import (
     columns_of,
     load_module_state,
@@ -25,7 +28,9 @@ from rlgraph.placement.fragments import (
     pack,
     unpack,
 )
-from rlgraph.placement.pool import InlinePool
+from rlgraph.placement.learner import raise_failure
+from rlgraph.placement.pool import InlinePool, RayWorker
+from rlgraph.placement.worker import Failure, Fragment, WorkerSetup
 from rlgraph.workflow.runner import seed_globals
 
 SYNC1 = ["placement.workers=1", "placement.mode=sync", "placement.fragment=1"]
@@ -145,7 +150,47 @@ def test_a_worker_that_cannot_build_its_nodes_is_a_located_error(tmp_path):
     assert error.loc is not None and error.loc.file == str(path)
 
 
+def test_the_collector_leaves_a_placed_run_alone_until_it_closes(tmp_path):
+    path = small_dqn(tmp_path)
+    assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
+    with placed_graph(path, ["placement.workers=1", "placement.fragment=8"], 40) as graph:
+        graph.run(40)
+        # the graph and every module imported: out of the collector's walks while it runs
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, *thresholds[1:])
+    # the process is left as it was found
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+
+
 # ---- what crosses between processes ----------------------------------------------------
+def test_a_ray_worker_sends_fragments_pickled_and_a_value_that_cannot_travel_fails_it(
+        tmp_path, monkeypatch):
+    checked = load(small_dqn(tmp_path), overrides=["placement.workers=1"])
+    thresholds = gc.get_threshold()
+    worker = RayWorker(WorkerSetup(checked.spec, slot=0, seed=1))
+    try:
+        fragment = pickle.loads(worker.run_packed((0, 8, 0)))
+        assert isinstance(fragment, Fragment)
+        assert (fragment.start, fragment.ticks, fragment.version) == (0, 8, 0)
+        assert fragment.columns["env"]["transition"].ticks == list(range(1, 8))  # a reset
+        unsendable = dataclasses.replace(fragment, reports={"env": {"hook": lambda: 0}})
+        monkeypatch.setattr(worker, "run", lambda request, weights: unsendable)
+        failure = pickle.loads(worker.run_packed((8, 8, 0)))
+        assert isinstance(failure, Failure) and failure.slot == 0
+        with pytest.raises((AttributeError, pickle.PicklingError), match="pickle") as raised:
+            raise_failure(failure, 1)
+        notes = "\n".join(raised.value.__notes__)
+        assert "while sending the outputs of a fragment of 8 ticks from tick 8" in notes
+        assert "in worker 0 of 1" in notes
+        # the worker stays failed: every later request gets the same failure back
+        monkeypatch.undo()
+        assert pickle.loads(worker.run_packed((16, 8, 0))).text == failure.text
+    finally:
+        worker.close()
+        heap.thaw(thresholds)  # a Ray worker's process is its own; this one is the test's
+
+
 def transition(i: int, terminated: bool = False) -> Transition:
     return Transition(obs=torch.full((1, 4), float(i)), action=torch.tensor([i % 2]),
                       reward=torch.ones(1), next_obs=torch.full((1, 4), i + 1.0),

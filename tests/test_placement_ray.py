@@ -18,6 +18,7 @@ from support import descendants
 from workflow_nodes import small_dqn
 
 from rlgraph.cli import main
+from rlgraph.placement.pool import RayWorker
 from rlgraph.workflow import checkpoint as ckpt
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -51,7 +52,8 @@ def workers_alive(wait_s: float = 10.0) -> list[str]:
     asynchronous: a killed worker takes a moment to exit)."""
     deadline = time.monotonic() + wait_s
     while True:
-        alive = [cmd for cmd in descendants().values() if cmd.startswith("ray::Worker")]
+        alive = [cmd for cmd in descendants().values()
+                 if cmd.startswith(f"ray::{RayWorker.__name__}")]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)

@@ -7,7 +7,8 @@ at load); this package runs it:
   or the graph itself when it is not placed (no section, or `workers: 0`);
 - worker.py: what each worker process runs; fragments.py: what crosses between them;
 - pool.py: where workers live (Ray actors, or the learner's process for tests);
-- cluster.py: the local Ray cluster, bound to the loopback interface.
+- cluster.py: the local Ray cluster, bound to the loopback interface;
+- heap.py: the cycle collector kept out of a placed run's way.
 """
 
 from __future__ import annotations

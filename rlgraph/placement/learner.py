@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 from ..core import CountsEnvSteps, Graph, GraphError, GraphErrors, Loc
 from ..core.build import derive_seed
 from ..core.placement import Placement, find_cut
+from . import heap
 from .fragments import Weights, module_state, outputs_by_tick
 from .pool import Pool, WorkerDied
 from .worker import Failure, Fragment, Request, WorkerSetup
@@ -113,6 +114,8 @@ class PlacedGraph(Graph):
         self.quiet = quiet
         self._make_pool = pool
         self._pool: Pool | None = None
+        # the cycle collector's thresholds before the run started (heap.py)
+        self._thresholds: heap.Thresholds | None = None
         self._feed = Feed(self.clock)
         self._fed = list(self.cut.channels)
         for name in self.cut.actors:
@@ -178,6 +181,7 @@ class PlacedGraph(Graph):
         self._publish()
         for slot in self.slots:
             self._start_worker(slot)
+        self._thresholds = heap.freeze()  # until close(): what exists now outlives the run
 
     def _start_worker(self, slot: Slot) -> None:
         assert self._pool is not None
@@ -336,6 +340,9 @@ class PlacedGraph(Graph):
                 self._pool.close()
                 self._pool = None
         finally:
+            if self._thresholds is not None:
+                heap.thaw(self._thresholds)
+                self._thresholds = None
             super().close()
 
 
