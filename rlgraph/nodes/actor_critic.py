@@ -16,15 +16,14 @@ layers, 0.01 on the policy's output and 1 on the value's, biases zero.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
 
-from rlgraph.core import Acting, In, Kind, Node, Out, Param, register
+from rlgraph.core import Acting, In, Kind, Out, Param, register
 
 from .data import EnvSpec
-from .device import torch_device
+from .device import Seeded
 from .nets import ACTIVATIONS, Network, layers, linear_parameters
 from .speedups import FastSequential
 
@@ -186,7 +185,7 @@ class SharedActorCriticMLP(ActorCriticNetwork):
 
 
 @register
-class SamplingPolicy(Node, Acting):
+class SamplingPolicy(Seeded, Acting):
     """Samples actions from an actor-critic module; emits their log-probs and values.
 
     Each firing draws one action per env from the policy's distribution (its own seeded
@@ -209,7 +208,7 @@ class SamplingPolicy(Node, Acting):
 
     def setup(self, module: ActorCritic) -> None:
         self.module = module
-        self.generator = torch.Generator(device=torch_device(self)).manual_seed(self.seed)
+        self.make_generator()
 
     def step(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.inference_mode():
@@ -220,10 +219,4 @@ class SamplingPolicy(Node, Acting):
         """The most likely action; no random draw."""
         with torch.inference_mode():
             return {"action": self.module.mode(obs)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
 

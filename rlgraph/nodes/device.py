@@ -4,10 +4,30 @@ torch thread count a run should use."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
 from rlgraph.core import GraphError, GraphErrors, Loc, Node
+
+
+class Seeded(Node):
+    """Base of nodes that draw random numbers (sampling policies, exploration noise,
+    losses that sample actions): their own generator on the graph's device, seeded from
+    the node's seed (`make_generator()` in setup), its state checkpointed."""
+
+    generator: torch.Generator
+
+    def make_generator(self) -> None:
+        self.generator = torch.Generator(device=torch_device(self)).manual_seed(self.seed)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        rest = dict(state)
+        self.generator.set_state(rest.pop("generator"))
+        super().load_state_dict(rest)
 
 
 def torch_device(node: Node) -> torch.device:

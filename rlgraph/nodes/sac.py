@@ -22,7 +22,7 @@ from rlgraph.core import Acting, In, Kind, Node, Out, Param, register
 
 from .continuous import LogAlpha, SquashedGaussian, TwinQ
 from .data import Batch
-from .device import torch_device
+from .device import Seeded
 
 REPORT_WINDOW = 100
 
@@ -48,24 +48,17 @@ class RecentLoss(Node):
         return {"loss": _recent_mean(self.recent)} if self.recent else {}
 
 
-class SeededLoss(RecentLoss):
-    """Base of losses that draw actions: a seeded generator on the graph's device, its
-    state checkpointed."""
+class SeededLoss(Seeded, RecentLoss):
+    """Base of losses that draw actions: a seeded generator (Seeded) and the recent
+    losses, both checkpointed."""
 
     def make_generator(self) -> None:
-        self.generator = torch.Generator(device=torch_device(self)).manual_seed(self.seed)
+        super().make_generator()
         self.make_recent()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.generator.set_state(state["generator"])
 
 
 @register
-class SACPolicy(Node, Acting):
+class SACPolicy(Seeded, Acting):
     """Acts with a squashed-Gaussian actor: a sampled action per env.
 
     Its own seeded generator draws the actions; in evaluation it acts with the
@@ -79,7 +72,7 @@ class SACPolicy(Node, Acting):
 
     def setup(self, actor: SquashedGaussian) -> None:
         self.actor = actor
-        self.generator = torch.Generator(device=torch_device(self)).manual_seed(self.seed)
+        self.make_generator()
 
     def step(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.inference_mode():
@@ -89,12 +82,6 @@ class SACPolicy(Node, Acting):
         """scale(tanh(mean)); no random draw."""
         with torch.inference_mode():
             return {"action": self.actor.mode(obs)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
 
 
 @register

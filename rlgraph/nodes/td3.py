@@ -8,21 +8,19 @@ critics with target policy smoothing, and delayed actor updates.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
-from rlgraph.core import Acting, In, Kind, Node, Out, Param, register
+from rlgraph.core import Acting, In, Kind, Out, Param, register
 
 from .continuous import TanhActor, TwinQ
 from .data import Batch
-from .device import torch_device
+from .device import Seeded
 from .sac import RecentLoss, SeededLoss
 
 
 @register
-class NoisyActorPolicy(Node, Acting):
+class NoisyActorPolicy(Seeded, Acting):
     """Acts with a deterministic actor plus Gaussian exploration noise, within the bounds.
 
     Actions are clipped to the env's bounds. The noise's standard deviation is `noise`
@@ -42,7 +40,7 @@ class NoisyActorPolicy(Node, Acting):
 
     def setup(self, actor: TanhActor) -> None:
         self.actor = actor
-        self.generator = torch.Generator(device=torch_device(self)).manual_seed(self.seed)
+        self.make_generator()
 
     def step(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.inference_mode():
@@ -56,12 +54,6 @@ class NoisyActorPolicy(Node, Acting):
         """The actor's action; no noise."""
         with torch.inference_mode():
             return {"action": self.actor(obs)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
 
 
 @register
