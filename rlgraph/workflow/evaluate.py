@@ -9,7 +9,7 @@ from pathlib import Path
 from ..nodes.evaluation import Actor
 from . import checkpoint as ckpt
 from .runner import open_checkpoint
-from .scoring import EVAL_SEED, Evaluation, evaluate_graph
+from .scoring import EVAL_SEED, Evaluation, evaluate_actor, evaluate_graph
 
 __all__ = ["EVAL_SEED", "Evaluation", "checkpoint_of", "eval_run", "evaluate_graph"]
 
@@ -71,10 +71,10 @@ def eval_run(target: str | Path, episodes: int = 10, seed: int = EVAL_SEED,
     run_dir, path, which = checkpoint_of(target, checkpoint)
     graph, payload = open_checkpoint(run_dir, path)
     with graph:
-        result = evaluate_graph(graph, episodes, seed, q)
+        actor = Actor(graph, None, q)  # one acting path for the scores and the video
+        result = evaluate_actor(actor, episodes, seed)
         if video is not None:
-            recorded = record_episodes(Actor(graph, None, q), video,
-                                       min(video_episodes, episodes), seed)
+            recorded = record_episodes(actor, video, min(video_episodes, episodes), seed)
     returns = result.returns
     print(f"{graph.spec.name} at tick {graph.tick}, {which} ({path}): {episodes} "
           f"{result.mode} episodes of {result.env_id} with {result.acting}, seeds "

@@ -51,10 +51,11 @@ def evaluate_graph(graph: Graph, episodes: int = 10, seed: int = EVAL_SEED,
     environment node); with `q` (`node.port`), greedily with that Q-network instead.
     Neither the graph's envs nor its random numbers are touched, so any script can score
     a graph mid-training."""
-    return _play(Actor(graph, env, q), episodes, seed)
+    return evaluate_actor(Actor(graph, env, q), episodes, seed)
 
 
-def _play(actor: Actor, episodes: int, seed: int) -> Evaluation:
+def evaluate_actor(actor: Actor, episodes: int, seed: int) -> Evaluation:
+    """Episodes of an Actor already made for a graph (see evaluate_graph)."""
     returns, lengths = actor.play(episodes, seed)
     return Evaluation(actor.env.env_id, actor.description, actor.mode, seed, returns,
                       lengths)
@@ -109,7 +110,7 @@ class RunEvaluation(RowSource):
 
     def evaluate(self, graph: Graph, episodes: int | None = None) -> bool:
         """Evaluate the graph as it is now, add the row; whether it is the new best."""
-        result = _play(self.actor, episodes or self.episodes, self.seed)
+        result = evaluate_actor(self.actor, episodes or self.episodes, self.seed)
         row = {"tick": graph.tick, "env_steps": env_steps(graph),
                "episodes": len(result.returns), "return_mean": result.mean,
                "return_std": result.std, "return_min": min(result.returns),
