@@ -46,6 +46,12 @@ DAMAGES: dict[str, tuple[Callable[[dict], None], str]] = {
     "wall_s abc": (_set("extra", "wall_s", value="abc"), "damaged checkpoint: the wall time "
                                                          "is 'abc', not a number of seconds"),
     "graph tick abc": (_set("state", "tick", value="abc"), "the graph state is at tick 'abc'"),
+    "eval_s abc": (_set("extra", "eval_s", value="abc"), "damaged checkpoint: the time spent "
+                                                         "evaluating is 'abc', not a number"),
+    "evaluation rows": (_set("extra", "evaluation", "rows", value="x"),
+                        "damaged checkpoint: the run's evaluations are missing or malformed"),
+    "evaluation schedule": (_drop("extra", "evaluation", "every"),
+                            "damaged checkpoint: the run's evaluation schedule is missing"),
     "trigger counts": (_set("state", "trigger_counts", value={"sample": "x"}),
                        "damaged checkpoint: graph state: the trigger counters are not counts"),
     "delay lines": (_set("state", "delay_lines", value=[]),

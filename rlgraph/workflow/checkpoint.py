@@ -284,12 +284,27 @@ def layout_problem(payload: dict[str, Any]) -> str | None:
     extra = payload.get("extra")
     if not isinstance(extra, dict):
         return "the run's own numbers (wall time, total ticks) are missing"
-    wall = extra.get("wall_s", 0.0)
-    if isinstance(wall, bool) or not isinstance(wall, (int, float)) \
-            or not math.isfinite(wall) or wall < 0:
-        return f"the wall time is {shown(wall)}, not a number of seconds"
+    for key, what in (("wall_s", "wall time"), ("eval_s", "time spent evaluating")):
+        seconds = extra.get(key, 0.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                or not math.isfinite(seconds) or seconds < 0:
+            return f"the {what} is {shown(seconds)}, not a number of seconds"
     if "total" in extra and not _is_count(extra["total"]):
         return f"the run's total is {shown(extra['total'])}, not a count of ticks"
+    return _evaluation_problem(extra.get("evaluation"))
+
+
+def _evaluation_problem(saved: Any) -> str | None:
+    """What is wrong with a checkpoint's evaluations (RunEvaluation.state_dict), or None."""
+    if saved is None:  # a run that did not evaluate, or an rlgraph older than evaluations
+        return None
+    if not isinstance(saved, dict) or not all(
+            _is_count(saved.get(k)) for k in ("every", "episodes", "final_episodes")):
+        return "the run's evaluation schedule is missing or malformed"
+    rows, best = saved.get("rows"), saved.get("best")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows) \
+            or not (best is None or isinstance(best, dict)):
+        return "the run's evaluations are missing or malformed"
     return None
 
 
