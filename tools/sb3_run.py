@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import yaml
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -74,11 +75,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="env steps (default: the zoo's)")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--eval-seed", type=int, default=1_000_000)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one of the zoo's hyper-parameters (a YAML value), "
+                        "for ablations: --set use_sde=false")
     args = parser.parse_args()
     torch.set_num_threads(1)
     zoo = ZOO[args.algo][args.env]
     env = make_vec_env(zoo["env_id"], n_envs=zoo["n_envs"], seed=args.seed)
     hyper = dict(zoo["hyper"])
+    for item in args.set:
+        key, _, value = item.partition("=")
+        hyper[key] = yaml.safe_load(value)
     if args.algo == "td3":
         from stable_baselines3.common.noise import NormalActionNoise
         size = env.action_space.shape[0]
