@@ -29,7 +29,7 @@ class Record(SimpleNamespace):
     any other field can be added (`record.replace(value=v)` returns a new record with
     it), and reading a field nobody added is an AttributeError naming it. Records are
     values on wires: a node never changes one it received or emitted, it builds a new
-    one (building and reading cost what a NamedTuple's do; tools/bench_records.py).
+    one (building and reading cost what a NamedTuple's do; tools/bench_speedups.py).
     """
 
     def replace(self: R, **changes: Any) -> R:
