@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def workers_alive(wait_s: float = 10.0) -> list[str]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)
+
+
+def channel_folders() -> list[Path]:
+    """The placed runs' socket folders left in the temporary folder."""
+    return list(Path(tempfile.gettempdir()).glob("rlgraph-channels-*"))
 
 
 def test_ray_listens_on_the_loopback_interface_only():
@@ -144,6 +150,7 @@ def test_a_killed_worker_is_replaced_and_the_run_goes_on(tmp_path):
     # the lost fragment was asked again: every tick was learned from once
     assert done["report"]["replay/size"] == 400 - 3  # a reset per worker, and the new one
     assert not workers_alive()
+    assert not channel_folders()  # the killed worker's socket went with the run's folder
 
 
 def test_past_its_restarts_a_dead_worker_fails_the_run_clearly(tmp_path, capsys):

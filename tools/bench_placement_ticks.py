@@ -11,8 +11,9 @@ learner process over `--ticks` ticks, per learner tick:
 
 - its main thread's CPU (time.thread_time) in each phase: the graph's own ticks
   (`ticks`: the replay buffer storing, the episode metrics), unpacking a fragment into
-  per-tick values (`install`), and Ray's calls (`submit` a request, `ready`: wait for
-  one, `result`: fetch and decode it); `other` is the rest of the loop;
+  per-tick values (`install`), and the pool's calls (`submit` a request over a worker's
+  socket, `ready`: wait for one, `result`: read and decode it); `other` is the rest of
+  the loop;
 - the CPU of the process's other threads (Ray's, by thread name);
 - the cycle collector's runs and time (counted in whichever phase they fell).
 
@@ -24,7 +25,9 @@ its CPU per tick is what it would cost beside any number of workers.
 call, two calls in flight as in async mode) when an actor hands back a fixed 128-tick
 CartPole fragment: asked with a Request and no weights (two arguments) and answered
 with the Fragment itself, as Ray serializes objects, against asked with a tuple of
-ints and answered with the fragment pickled to bytes, as pool.RayWorker does.
+ints and answered with the fragment pickled to bytes, as pool.RayWorker did until
+requests and fragments moved to a socket of each worker's own; and that socket, as
+pool.RayPool now asks a worker (a pickled tuple in, the fragment pickled out).
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ import argparse
 import gc
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from multiprocessing.connection import Listener
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +107,49 @@ class Answer:
     def as_bytes(self, request: tuple[int, int, int], weights: Any = None) -> bytes:
         return pickle.dumps(self.fragment, protocol=pickle.HIGHEST_PROTOCOL)
 
+    def listen(self, address: str, authkey: bytes) -> None:
+        self.listener = Listener(address, family="AF_UNIX", authkey=authkey)
+
+    def serve(self) -> None:
+        """As pool.RayWorker.serve: a pickled request in, the fragment pickled out."""
+        conn = self.listener.accept()
+        self.listener.close()
+        try:
+            while True:
+                pickle.loads(conn.recv_bytes())
+                conn.send_bytes(pickle.dumps(self.fragment, protocol=pickle.HIGHEST_PROTOCOL))
+        except EOFError:
+            conn.close()
+
+
+def socket_costs(actor: Any, calls: int) -> float:
+    """The learner process's CPU per request answered over the actor's socket (as
+    pool.RayPool asks its workers), two requests in flight."""
+    from multiprocessing.connection import Client, wait
+
+    import ray
+    folder = tempfile.mkdtemp(prefix="rlgraph-channels-")
+    try:
+        address, key = os.path.join(folder, "answer"), os.urandom(32)
+        ray.get(actor.listen.remote(address, key))
+        serving = actor.serve.remote()
+        conn = Client(address, family="AF_UNIX", authkey=key)
+        for _ in range(2):
+            conn.send_bytes(pickle.dumps((0, 128, 0, False)))
+        cpu0 = time.process_time()
+        for i in range(calls):
+            wait([conn])
+            pickle.loads(conn.recv_bytes())
+            conn.send_bytes(pickle.dumps((i, 128, 0, False)))
+        spent = (time.process_time() - cpu0) / calls
+        for _ in range(2):
+            conn.recv_bytes()
+        conn.close()
+        ray.get(serving)
+        return spent
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def call_costs(path: Path, calls: int) -> None:
     """Print the learner process's CPU per Ray call, object against bytes (--calls)."""
@@ -119,7 +167,7 @@ def call_costs(path: Path, calls: int) -> None:
                                              pickle.loads)}
     start_ray()
     try:
-        actor = ray.remote(num_cpus=0)(Answer).remote(fragment)
+        actor = ray.remote(Answer).options(num_cpus=0, max_concurrency=2).remote(fragment)
         print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load "
               f"{os.getloadavg()[0]:.1f}; learner process CPU per call, {calls:,} calls")
         for _ in range(2):  # each form twice, interleaved: the machine may be shared
@@ -134,6 +182,8 @@ def call_costs(path: Path, calls: int) -> None:
                 spent = (time.process_time() - cpu0) / calls
                 ray.get(flight)
                 print(f"  {label:<34}{spent * 1e6:>6.0f} µs")
+            print(f"  {'over the worker socket (RayPool)':<34}"
+                  f"{socket_costs(actor, calls) * 1e6:>6.0f} µs")
     finally:
         stop_ray()
 
