@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +20,9 @@ from support import descendants
 from workflow_nodes import small_dqn
 
 from rlgraph.cli import main
-from rlgraph.placement.pool import RayWorker
+from rlgraph.core import load
+from rlgraph.placement.pool import RayPool, RayWorker
+from rlgraph.placement.worker import WorkerSetup
 from rlgraph.workflow import checkpoint as ckpt
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -176,3 +179,16 @@ def test_a_node_exception_in_a_worker_fails_the_run_at_once_located(tmp_path, ca
     assert "observations out of range" in done["failure"]["error"]
     assert done["ticks"] < 300  # it stopped when the failure came, not at the end
     assert not workers_alive()
+
+
+def test_workers_run_at_the_learners_priority(tmp_path):
+    # Ray lowers its workers to nice 15: beside any busy process they would starve
+    checked = load(small_dqn(tmp_path), overrides=["placement.workers=1"])
+    pool = RayPool()
+    try:
+        pool.start(WorkerSetup(checked.spec, slot=0, seed=1))
+        worker = pool.pid(0)
+        assert os.getpriority(os.PRIO_PROCESS, worker) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        pool.close()
+    assert not workers_alive() and not channel_folders()

@@ -34,8 +34,9 @@ def missing_ray(loc: Loc) -> GraphErrors:
              "--set placement.workers=0")])
 
 
-def _keep_loopback() -> None:
-    """Make `ray.init` keep 127.0.0.1 as the node's address.
+def _ray_environment() -> None:
+    """Set what Ray reads from the environment before `ray.init`: keep 127.0.0.1 as the
+    node's address, send no usage statistics, and leave the workers' niceness alone.
 
     ray.init replaces a loopback node address by the machine's external one, unless Ray
     believes the machine cannot join a cluster; this switch (made for macOS and
@@ -43,6 +44,11 @@ def _keep_loopback() -> None:
     only. Worker processes inherit it from the environment."""
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray lowers its worker processes' priority to nice 15; a placed run's workers are
+    # its env steps, not background work: beside a busy process at nice 0 they got
+    # ~1/40 of a core each (SlowCartPole, 1 worker: 61 env steps/s against 659 in one
+    # process, tools/bench_placement.py). They keep the learner's niceness.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None:  # Ray was imported before: the switch was read already
         constants.ENABLE_RAY_CLUSTER = False  # type: ignore[attr-defined]
@@ -51,7 +57,7 @@ def _keep_loopback() -> None:
 def start_ray(cpus: int | None = None) -> bool:
     """Connect this process to a new local Ray cluster on the loopback interface, unless
     it is connected to one already; whether it started one."""
-    _keep_loopback()
+    _ray_environment()
     import ray
     if ray.is_initialized():
         return False
