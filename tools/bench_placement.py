@@ -70,7 +70,7 @@ SCENARIOS = {
     "collect": ("CartPole-v1, acting only", "CartPole-v1", 3000),
     "slow": ("SlowCartPole-v1 (STAND-IN: CartPole + ~1 ms wait per step), acting only",
              "placement_standins:SlowCartPole-v1", 300),
-    "train": ("graphs/dqn_target.yaml, training (64 steps / 128 ticks)", None, 2000),
+    "train": ("graphs/dqn_target.yaml, training (128 steps / 256 ticks)", None, 2000),
 }
 
 
