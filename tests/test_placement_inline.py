@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import pickle
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from rlgraph.placement.fragments import (
     unpack,
 )
 from rlgraph.placement.learner import raise_failure
-from rlgraph.placement.pool import InlinePool, RayWorker
+from rlgraph.placement.pool import SOCKET_PATH_MAX, InlinePool, RayWorker, socket_folder
 from rlgraph.placement.worker import Failure, Fragment, WorkerSetup
 from rlgraph.workflow.runner import seed_globals
 
@@ -246,3 +247,25 @@ def test_weights_travel_as_numpy_and_load_into_another_copy():
         load_module_state(worker, state)
     assert torch.equal(worker.weight, before)
     assert torch.equal(worker.bias, learner.bias)
+
+
+def test_worker_sockets_get_a_private_folder_with_a_short_path(tmp_path, monkeypatch):
+    # a Unix socket's address holds ~104 bytes; a long $TMPDIR must not break placed runs
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    folder = socket_folder()
+    try:
+        assert folder.is_dir() and folder.stat().st_mode & 0o777 == 0o700
+        assert len(str(folder / "worker-15-1000")) <= SOCKET_PATH_MAX
+        assert not str(folder).startswith(str(deep))
+    finally:
+        folder.rmdir()
+    short = Path(tempfile.mkdtemp(dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(short))
+    try:
+        near = socket_folder()  # a short temporary folder is used as it is
+        assert near.parent == short
+        near.rmdir()
+    finally:
+        short.rmdir()

@@ -31,8 +31,20 @@ from .worker import Failure, Fragment, Request, Worker, WorkerSetup, failure_of
 START_S = 300.0
 #: seconds to wait for Ray's word on why a worker's connection ended
 WHY_S = 5.0
+#: the longest socket path used (a Unix socket's address holds 104-108 bytes)
+SOCKET_PATH_MAX = 96
 #: `take_weights` calls remembered per worker (see RayPool.pushes)
 PUSHES_KEPT = 8
+
+
+def socket_folder() -> Path:
+    """A new folder for a run's worker sockets, private to this user: in the temporary
+    folder, or in /tmp where that path is too long for a Unix socket's address (about
+    100 bytes on Linux and macOS; $TMPDIR on macOS is often half of it already)."""
+    base = tempfile.gettempdir()
+    if len(os.path.join(base, "rlgraph-channels-xxxxxxxx", "worker-00-0000")) > SOCKET_PATH_MAX:
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="rlgraph-channels-", dir=base))
 
 
 class WorkerDied(Exception):
@@ -216,7 +228,7 @@ class RayPool:
         self.authkey = os.urandom(32)
         # the sockets' folder, private to this user and removed by close(): a worker
         # that is killed leaves nothing behind
-        self.folder = Path(tempfile.mkdtemp(prefix="rlgraph-channels-"))
+        self.folder = socket_folder()
         self.started_workers = 0
         self.actors: dict[int, Any] = {}
         self.listening: dict[int, tuple[str, Any]] = {}  # slot -> (socket, `listen` call)
