@@ -21,8 +21,8 @@ from workflow_nodes import small_dqn
 
 from rlgraph.cli import main
 from rlgraph.core import load
-from rlgraph.placement.pool import RayPool, RayWorker
-from rlgraph.placement.worker import WorkerSetup
+from rlgraph.placement.pool import RayPool, RayWorker, WorkerDied
+from rlgraph.placement.worker import Request, WorkerSetup
 from rlgraph.workflow import checkpoint as ckpt
 
 pytestmark = pytest.mark.usefixtures("ray_cluster")
@@ -192,3 +192,18 @@ def test_workers_run_at_the_learners_priority(tmp_path):
     finally:
         pool.close()
     assert not workers_alive() and not channel_folders()
+
+
+def test_a_worker_that_cannot_open_its_socket_is_a_dead_worker_not_a_traceback(tmp_path):
+    checked = load(small_dqn(tmp_path), overrides=["placement.workers=1"])
+    pool = RayPool()
+    pool.folder = tmp_path / "gone"  # no such folder: the worker's listen fails
+    try:
+        pool.start(WorkerSetup(checked.spec, slot=0, seed=1))
+        handle = pool.submit(0, Request(0, 4, 0), None)
+        assert pool.ready([handle], 1.0) == [0]
+        with pytest.raises(WorkerDied, match=r"could not open its socket .*FileNotFoundError"):
+            pool.result(handle)
+    finally:
+        pool.close()
+    assert not workers_alive()

@@ -259,6 +259,10 @@ class RayPool:
             raise WorkerDied(_first_line(exc)) from None
         except self.ray.exceptions.GetTimeoutError:
             raise WorkerDied(f"it did not start within {START_S:.0f} s") from None
+        except self.ray.exceptions.RayTaskError as exc:  # the socket could not be opened
+            cause = getattr(exc, "cause", None) or exc
+            raise WorkerDied(f"it could not open its socket {address}: "
+                             f"{type(cause).__name__}: {cause}") from None
         self.serving[slot] = self.actors[slot].serve.remote()
         conn = self.conns[slot] = Client(address, family="AF_UNIX", authkey=self.authkey)
         return conn
