@@ -304,15 +304,16 @@ class RayPool:
 
     def _why_gone(self, slot: int) -> str:
         """What Ray says of a worker whose connection ended."""
-        why = "its process ended"
-        for call in [self.serving[slot], *self.pushes.pop(slot, ())]:
-            try:
-                self.ray.get(call, timeout=WHY_S)
-            except self.ray.exceptions.RayActorError as exc:
-                why = _first_line(exc) if call is self.serving[slot] else why
-            except Exception:  # still shutting down, or gone without a word
-                pass
-        return why
+        for push in self.pushes.pop(slot, ()):  # their errors say the same; fetched
+            with contextlib.suppress(Exception):  # so that Ray does not report them
+                self.ray.get(push, timeout=WHY_S)
+        try:
+            self.ray.get(self.serving[slot], timeout=WHY_S)
+        except self.ray.exceptions.RayActorError as exc:
+            return _first_line(exc)
+        except Exception:  # still shutting down, or gone without a word
+            pass
+        return "its process ended"
 
     def pid(self, slot: int) -> int:
         return int(self.ray.get(self.actors[slot].pid.remote()))
