@@ -92,6 +92,12 @@ def main() -> None:
                      f"run without --sb3-python")
     args.env_steps = args.env_steps or ENV_STEPS.get((args.algo, args.env))
     graph = ROOT / "graphs" / f"{args.algo}_{args.env}.yaml"
+    if args.set and not args.one:  # a wrong override: its located error, before any run
+        from rlgraph.core import GraphErrors, load
+        try:
+            load(graph, overrides=args.set)
+        except GraphErrors as errors:
+            parser.error(f"--set: {errors}")
     if args.one:  # a child process: one rlgraph run
         print(json.dumps(one_rlgraph_run(graph, args.seed, args.episodes, args.env_steps,
                                          args.set)))

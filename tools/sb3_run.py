@@ -9,6 +9,7 @@ deterministic returns.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import time
 from typing import Any
@@ -84,7 +85,10 @@ def main() -> None:
     env = make_vec_env(zoo["env_id"], n_envs=zoo["n_envs"], seed=args.seed)
     hyper = dict(zoo["hyper"])
     for item in args.set:
-        key, _, value = item.partition("=")
+        key, equals, value = item.partition("=")
+        if not equals or key not in inspect.signature(ALGOS[args.algo]).parameters:
+            parser.error(f"--set {item!r}: give KEY=VALUE, KEY one of "
+                         f"{ALGOS[args.algo].__name__}'s hyper-parameters")
         hyper[key] = yaml.safe_load(value)
     if args.algo == "td3":
         from stable_baselines3.common.noise import NormalActionNoise
