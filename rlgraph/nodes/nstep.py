@@ -45,6 +45,7 @@ class NStep(Node):
         self.history: Transition | None = None  # the last n ticks, a ring over axis 0
         self.filled: np.ndarray | None = None  # (num_envs,) steps in each env's window
         self.newest = -1  # ring slot of the latest tick
+        self._oldest_first: torch.Tensor | None = None  # see _emit_oldest
         n = self.n
         self._ages = np.arange(n)  # a window's ages: 0 = its oldest step
         # for a transition starting at age a: the ages of its rewards (clamped to the
@@ -63,14 +64,37 @@ class NStep(Node):
             ring[self.newest] = getattr(transition, name)
         self.filled = np.minimum(self.filled + 1, n)
         ended = (transition.terminated | transition.truncated).cpu().numpy()
-        # start of each emitted transition, as an age: 0 = the window's oldest slot
         full = (~ended) & (self.filled == n)
+        if full.all():  # the common tick: every env emits its window's oldest step
+            self.filled[:] = n - 1
+            return {"transition": self._emit_oldest(transition)}
+        # start of each emitted transition, as an age: 0 = the window's oldest slot
         env, start = np.nonzero(
             (ended[:, None] & (self._ages[None, :] >= n - self.filled[:, None]))
             | (full[:, None] & (self._ages[None, :] == 0)))
         self.filled[full] = n - 1
         self.filled[ended] = 0
         return {"transition": self._emit(transition, env, start)}
+
+    def _emit_oldest(self, transition: Transition) -> Transition:
+        """What `_emit` gives when every env emits the oldest step of a full window (one
+        row per env, in env order, n rewards each), in a few tensor ops instead of ~20,
+        which halves the node's time on such a tick."""
+        assert self.history is not None
+        n, rows = self.n, transition.reward.shape[0]
+        oldest = (self.newest + 1) % n
+        if self._oldest_first is None or self._oldest_first.device != transition.reward.device:
+            # slot of each age, for each ring position of the oldest step
+            order = (np.arange(n)[:, None] + np.arange(n)[None, :]) % n
+            self._oldest_first = torch.from_numpy(order).to(transition.reward.device)
+        rewards = self.history.reward[self._oldest_first[oldest]].T  # (rows, n)
+        first = {name: ring[oldest].clone() for name, ring in self.history.items()
+                 if name != "reward"}  # a copy: the ring slot is written again n ticks on
+        return Transition(
+            **first, reward=rewards.contiguous(),
+            next_obs=transition.next_obs, terminated=transition.terminated,
+            truncated=transition.truncated,
+            steps=torch.full((rows,), n, dtype=torch.int64, device=rewards.device))
 
     def _emit(self, transition: Transition, env: np.ndarray, start: np.ndarray
               ) -> Transition:

@@ -124,3 +124,30 @@ def test_n_step_transitions_are_not_folded_twice():
     out = node.step(tick(0))["transition"]
     with pytest.raises(NodeConfigError, match="one-step transitions"):
         NStep(n=2).step(out._replace(steps=torch.ones(0, dtype=torch.int64)))
+
+
+def test_steady_ticks_emit_each_env_s_oldest_step_and_keep_the_rows_handed_out():
+    # no episode ends: from tick n-1 on every env emits one row a tick (the common tick)
+    n, envs = 3, 2
+    node = NStep(n=n)
+    handed_out = []
+    for t in range(10):
+        one_step = Transition(
+            obs=torch.tensor([[e, t] for e in range(envs)], dtype=torch.float32),
+            action=torch.tensor([t % 2] * envs),
+            reward=torch.tensor([10.0 * e + t for e in range(envs)]),
+            next_obs=torch.tensor([[e, t + 0.5] for e in range(envs)]),
+            terminated=torch.zeros(envs, dtype=torch.bool),
+            truncated=torch.zeros(envs, dtype=torch.bool))
+        out = node.step(one_step)["transition"]
+        assert out.obs.shape[0] == (0 if t < n - 1 else envs)
+        handed_out.append((t, out))
+    for t, out in handed_out[n - 1:]:
+        start = t - n + 1
+        assert out.obs.tolist() == [[e, start] for e in range(envs)]
+        assert out.action.tolist() == [start % 2] * envs
+        assert out.reward.tolist() == [[10.0 * e + start + j for j in range(n)]
+                                       for e in range(envs)]
+        assert out.next_obs.tolist() == [[e, t + 0.5] for e in range(envs)]
+        assert out.steps.tolist() == [n] * envs and out.steps.dtype == torch.int64
+        assert not out.terminated.any() and not out.truncated.any()
