@@ -38,15 +38,26 @@ def one(errors: list[GraphError], *words: str) -> GraphError:
 def test_the_cut_is_derived_from_the_wiring() -> None:
     checked = load(DQN, overrides=["placement.workers=4"])
     cut = find_cut(checked.spec, checked.classes)
-    assert cut.actors == ["env", "policy"]
-    assert cut.built == ["env", "qnet", "policy"]  # a worker builds the network it acts with
-    assert cut.channels == {"env": ["transition", "episode_end"]}
+    # the n-step windows are per env row: they go with the env to every worker
+    assert cut.actors == ["env", "policy", "nstep"]
+    assert cut.built == ["env", "qnet", "policy", "nstep"]  # a worker builds the network
+    assert cut.channels == {"env": ["episode_end"], "nstep": ["transition"]}  # it acts with
     assert [str(w) for w in cut.weights] == ["qnet.module"]
     assert cut.writers == {("qnet", "module"): ["optim"]}
     assert sorted((e.describe(), kind) for e, kind in cut.crossings) == [
         ("env.episode_end -> metrics.episode", "fragments"),
-        ("env.transition -> replay.transition", "fragments"),
+        ("nstep.transition -> replay.transition", "fragments"),
         ("qnet.module -> policy.q", "weights")]
+
+
+def test_a_node_with_windows_per_env_left_on_the_learner_is_a_located_error() -> None:
+    # listed without nstep, the learner would fold steps of different workers into one
+    # window at every change of fragment
+    error = one(problems(["placement.workers=2", "placement.actors=[env, policy]"]),
+                "'nstep' (NStep) keeps state per env row, but runs on the learner")
+    assert error.loc.line == line_of(DQN, "in: {transition: env.transition}")
+    assert "add 'nstep' to placement.actors" in error.hint
+    assert not problems(["placement.workers=2", "placement.actors=[env, policy, nstep]"])
 
 
 def test_without_actors_each_env_and_its_acting_path_are_replicated(tmp_path: Path) -> None:
@@ -56,7 +67,7 @@ def test_without_actors_each_env_and_its_acting_path_are_replicated(tmp_path: Pa
                                              "obs: shift.obs, q: qnet.module"))
     checked = load(path, overrides=["placement.workers=2"])
     cut = find_cut(checked.spec, checked.classes)
-    assert cut.actors == ["env", "policy", "shift"]  # the preprocessing goes along
+    assert cut.actors == ["env", "policy", "nstep", "shift"]  # the preprocessing goes along
     # listed without it, the preprocessing would feed the actors from the learner
     errors = problems(["placement.workers=2", "placement.actors=[env, policy]"], path)
     assert "add 'shift' to placement.actors" in one(errors, "shift.obs -> policy.obs").hint
@@ -91,7 +102,7 @@ def test_the_section_is_read_with_defaults_and_overridden_with_set() -> None:
 def test_set_makes_a_section_for_a_graph_without_one() -> None:
     checked = load(GRAPHS / "dqn.yaml", overrides=["placement.workers=2"])
     assert checked.spec.placement is not None and checked.spec.placement.workers == 2
-    assert find_cut(checked.spec, checked.classes).actors == ["env", "policy"]
+    assert find_cut(checked.spec, checked.classes).actors == ["env", "policy", "nstep"]
 
 
 def test_shape_mistakes_are_located_in_the_file(tmp_path: Path) -> None:
@@ -194,7 +205,7 @@ def test_the_diagram_draws_the_actor_group_and_the_channels() -> None:
     assert "replay [label=" not in body  # the learner's nodes stay outside
     channels = {m[1]: m[2] for m in re.finditer(
         r"^\t+(\S+) -> \S+ \[label=(fragments|weights) .*$", source, re.M)}
-    assert channels == {"env:out_transition:e": "fragments",
+    assert channels == {"nstep:out_transition:e": "fragments",
                         "env:out_episode_end:e": "fragments", "qnet:out_module:e": "weights"}
     assert "channel: crosses between the learner and the workers" in source  # the legend
     assert "cluster_/actors" not in to_dot(load(DQN))  # one process: drawn as before

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import line_of
 
 from rlgraph.core import build, load, read_graph
 from rlgraph.core.validate import check_graph
@@ -16,7 +17,7 @@ from rlgraph.workflow.evaluate import evaluate_graph
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 SHIPPED = ["dqn_target", "dqn", "double_dqn", "dqn_soft_target", "dqn_notebook", "per_dqn",
-           "nstep_dqn", "dueling_double_dqn", "selective_dqn"]
+           "dueling_double_dqn", "selective_dqn"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -69,7 +70,8 @@ def test_several_envs_fill_replay_with_every_env_step():
     with build(load(GRAPHS / "dqn_target.yaml", overrides=overrides), seed=2) as graph:
         graph.run(1001)  # tick 0 resets, then 1000 ticks x 4 envs
         assert graph.nodes["env"].env_steps == 4000
-        assert len(graph.nodes["replay"].memory) == 4000
+        open_windows = int(graph.nodes["nstep"].filled.sum())  # steps held back, <= 2 an env
+        assert len(graph.nodes["replay"].memory) + open_windows == 4000
         assert graph.nodes["optim"].updates == 8 * len(range(256, 1001, 64))
         assert graph.nodes["metrics"].report()["episodes"] > 4000 / 100
 
@@ -209,8 +211,8 @@ def test_per_dqn_checkpoint_resumes_exactly_with_batches_in_flight():
     assert_resumes_exactly(GRAPHS / "per_dqn.yaml", small, first=1501, then=1000)
 
 
-def test_nstep_dqn_stores_every_env_step_as_one_3_step_transition():
-    with build(load(GRAPHS / "nstep_dqn.yaml", overrides=("env.num_envs=3",)),
+def test_dqn_target_stores_every_env_step_as_one_3_step_transition():
+    with build(load(GRAPHS / "dqn_target.yaml", overrides=("env.num_envs=3",)),
                seed=2) as graph:
         graph.run(401)  # 400 ticks x 3 envs
         memory = graph.nodes["replay"].memory
@@ -243,4 +245,5 @@ def test_a_prioritized_buffer_without_its_feedback_wires_is_a_located_warning(tm
     assert len(warnings) == 2, warnings
     assert "node 'replay', port 'td_error': optional input 'td_error' is not connected" \
         in warnings[0]
-    assert "port 'sampled'" in warnings[1] and ":29:3: warning" in warnings[0]  # the node
+    replay = line_of(tmp_path / "no_feedback.yaml", "  replay:")
+    assert "port 'sampled'" in warnings[1] and f":{replay}:3: warning" in warnings[0]  # the node

@@ -135,12 +135,12 @@ def test_validate_build_makes_envs_and_networks(change, error, tmp_path, capsys)
     path = tmp_path / "g.yaml"
     path.write_text((GRAPHS / "dqn_target.yaml").read_text().replace(*change))
     assert main(["validate", str(path)]) == 0
-    assert "ok (9 nodes); envs and networks not built (--build makes them" in \
+    assert "ok (10 nodes); envs and networks not built (--build makes them" in \
         capsys.readouterr().out
     assert main(["validate", "--build", str(path)]) == 1
     assert error in capsys.readouterr().err
     assert main(["validate", "--build", str(GRAPHS / "dqn_target.yaml")]) == 0
-    assert "ok (9 nodes), built: its envs and networks were made" in capsys.readouterr().out
+    assert "ok (10 nodes), built: its envs and networks were made" in capsys.readouterr().out
 
 
 # ---- run folders are self-contained -------------------------------------------------------

@@ -95,8 +95,10 @@ def test_async_workers_feed_every_tick_once(tmp_path):
     report = run["report"]
     assert report["placement/workers"] == 3
     assert report["placement/fragments"] == -(-500 // 16)  # a short last fragment
-    # each worker's env resets on its first tick and steps on every other one
-    assert len(run["replay"]["reward"]) == report["env/env_steps"] == 500 - 3
+    # each worker's env resets on its first tick and steps on every other one; each
+    # worker's n-step node holds its last 2 steps back, at most, in its window
+    assert report["env/env_steps"] == 500 - 3
+    assert 500 - 3 - 3 * 2 <= len(run["replay"]["reward"]) < 500 - 3
     ticks = [r["tick"] for r in run["rows"]]
     assert ticks == sorted(ticks) and ticks[-1] < 500
     assert 0 <= report["placement/policy_lag"] <= report["placement/policy_lag_max"] <= 3 * 2
@@ -123,7 +125,7 @@ def test_weights_are_published_after_every_n_update_bursts(tmp_path):
 def test_a_node_exception_in_a_worker_is_raised_as_in_one_process(tmp_path):
     path = small_dqn(tmp_path, saboteur("FailAt", at=40))
     overrides = ["placement.workers=2", "placement.mode=sync", "placement.fragment=16",
-                 "placement.actors=[env, policy, saboteur]"]
+                 "placement.actors=[env, policy, nstep, saboteur]"]
     with placed_graph(path, overrides, 200) as graph, pytest.raises(ValueError) as raised:
         graph.run(200)
     notes = "\n".join(raised.value.__notes__)
@@ -174,7 +176,8 @@ def test_a_ray_worker_sends_fragments_pickled_and_a_value_that_cannot_travel_fai
         fragment = pickle.loads(worker.run_packed((0, 8, 0)))
         assert isinstance(fragment, Fragment)
         assert (fragment.start, fragment.ticks, fragment.version) == (0, 8, 0)
-        assert fragment.columns["env"]["transition"].ticks == list(range(1, 8))  # a reset
+        # a reset, then a transition a tick (no rows while the 3-step window fills)
+        assert fragment.columns["nstep"]["transition"].ticks == list(range(1, 8))
         unsendable = dataclasses.replace(fragment, reports={"env": {"hook": lambda: 0}})
         monkeypatch.setattr(worker, "run", lambda request, weights: unsendable)
         failure = pickle.loads(worker.run_packed((8, 8, 0)))

@@ -140,8 +140,8 @@ def test_a_placed_run_folder_holds_rows_events_checkpoints_and_evaluates(tmp_pat
 def sabotaged(tmp_path: Path, kind: str, restarts: int, steps: int, **params) -> int:
     """A two-worker run (in tmp_path/run) whose workers also run a saboteur node."""
     path = small_dqn(tmp_path, saboteur(kind, **params))
-    placement = ["placement.workers=2", "placement.fragment=32",
-                 f"placement.restarts={restarts}", "placement.actors=[env, policy, saboteur]"]
+    placement = ["placement.workers=2", "placement.fragment=32", f"placement.restarts={restarts}",
+                 "placement.actors=[env, policy, nstep, saboteur]"]
     return run(path, tmp_path / "run", placement, steps)
 
 
@@ -153,7 +153,10 @@ def test_a_killed_worker_is_replaced_and_the_run_goes_on(tmp_path):
     assert done["status"] == "finished" and done["ticks"] == 400
     assert done["report"]["placement/restarts"] == 1
     # the lost fragment was asked again: every tick was learned from once
-    assert done["report"]["replay/size"] == 400 - 3  # a reset per worker, and the new one
+    steps = done["report"]["env/env_steps"]
+    assert steps == 400 - 3  # a reset per worker, and the new one
+    # each of the 3 workers' n-step windows held back its last 2 steps at most
+    assert steps - 3 * 2 <= done["report"]["replay/size"] < steps
     assert not workers_alive()
     assert channel_folders() <= folders  # the killed worker's socket went with the run's
 

@@ -39,10 +39,10 @@ def test_validate_imports_only_its_modules_and_eval_never_imports_dynamo(tmp_pat
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     modules = {m.rpartition(".")[2] for m in found["validated"]}
-    assert {"envs", "nets", "policies", "replay", "target", "losses", "optim",
+    assert {"envs", "nets", "policies", "nstep", "replay", "target", "losses", "optim",
             "metrics"} <= modules
     assert not modules & {"sac", "td3", "ppo", "actor_critic", "continuous", "rollout",
-                          "prioritized", "selective", "normalize", "nstep", "evaluation"}
+                          "prioritized", "selective", "normalize", "evaluation"}
     # building the optimizers and loading their state did not import torch's compiler,
     # and torch's own methods were left as they were
     assert found["dynamo"] is False and found["left"] == [False] * 4

@@ -58,13 +58,16 @@ DAMAGES: dict[str, tuple[Callable[[dict], None], str]] = {
                     "graph state: the values in flight on delayed wires do not fit"),
     "negative replay position": (_set("state", "nodes", "replay", "pos", value=-1),
                                  "node 'replay' (ReplayBuffer) does not match this checkpoint: "
-                                 "a replay position -1 and size 199 that a buffer of capacity "
-                                 "2000 cannot have"),
+                                 "a replay position -1 and size 197 that a buffer of capacity "
+                                 "2000 cannot have"),  # 199 env steps, 2 in the n-step window
     "replay size past capacity": (_set("state", "nodes", "replay", "size", value=10**6),
                                   "size 1000000 that a buffer of capacity 2000 cannot have"),
     "replay rows missing": (_set("state", "nodes", "replay", "storage", "obs",
                                  value=torch.zeros(3, 4)),
-                            "replay storage that does not hold 199 rows per field"),
+                            "replay storage that does not hold 197 rows per field"),
+    "n-step slot": (_set("state", "nodes", "nstep", "newest", value=7),
+                    "node 'nstep' (NStep) does not match this checkpoint: 'newest' is 7, not "
+                    "a slot of 3"),
     "epsilon abc": (_set("state", "nodes", "policy", "epsilon", value="abc"),
                     "node 'policy' (EpsilonGreedy) does not match this checkpoint: 'epsilon' "
                     "is 'abc', not a number in [0.0, 1.0]"),

@@ -82,6 +82,10 @@ class Node:
     inputs: ClassVar[Mapping[str, In]] = {}
     outputs: ClassVar[Mapping[str, Out]] = {}
     params: ClassVar[Mapping[str, Param]] = {}
+    #: keeps state per env row across ticks (an n-step window, say), so it must see each
+    #: env's stream whole and in order: in a placed run it runs beside the env, on every
+    #: worker, never on a learner that interleaves the workers' fragments
+    follows_env: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

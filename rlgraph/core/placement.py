@@ -186,8 +186,11 @@ def find_cut(spec: GraphSpec, classes: dict[str, type[Node]]) -> Cut:
     if not names:
         return cut
     group = set(names)
+    edges = dependency_edges(spec, classes)
+    if placement.actors is None:
+        group |= _followers(spec, classes, edges, group)
     cut.actors = [n for n in spec.nodes if n in group]
-    for edge in dependency_edges(spec, classes):
+    for edge in edges:
         if (edge.src.node in group) != (edge.dst_node in group):
             _cross(spec, classes, edge, edge.src.node in group, cut)
     users = module_users(spec, classes)
@@ -218,6 +221,26 @@ def find_cut(spec: GraphSpec, classes: dict[str, type[Node]]) -> Cut:
     cut.built = _static_closure(spec, classes, group)
     _check_overrides(spec, classes, placement, group, cut.errors)
     return cut
+
+
+def _followers(spec: GraphSpec, classes: dict[str, type[Node]], edges: list[EdgeSpec],
+               group: set[str]) -> set[str]:
+    """The nodes that keep state per env row (Node.follows_env) and take their streams
+    from the actors only, transitively: they run beside the env on each worker."""
+    found: set[str] = set()
+    grown = True
+    while grown:
+        grown = False
+        for name in spec.nodes:
+            if name in group | found or not classes[name].follows_env:
+                continue
+            sources = {e.src.node for e in edges if e.dst_node == name
+                       and not getattr(classes[e.src.node].outputs.get(e.src.port),
+                                       "static", False)}
+            if sources and sources <= group | found:
+                found.add(name)
+                grown = True
+    return found
 
 
 def _actor_names(spec: GraphSpec, classes: dict[str, type[Node]], placement: Placement,
@@ -279,6 +302,15 @@ def _cross(spec: GraphSpec, classes: dict[str, type[Node]], edge: EdgeSpec, outw
             hint=f"put '{edge.src.node}' and '{edge.dst_node}' on the same side: list both "
                  f"in placement.actors or neither (a buffer usually belongs to the "
                  f"learner; actors send transitions to it)"))
+    elif outward and not out.static and classes[edge.dst_node].follows_env:
+        cls = classes[edge.dst_node].__name__
+        cut.errors.append(GraphError(
+            f"'{edge.dst_node}' ({cls}) keeps state per env row, but runs on the learner, "
+            f"which takes the workers' fragments in turns: each env's window would join "
+            f"steps of different workers", edge.loc, node=edge.dst_node,
+            port=edge.dst_port,
+            hint=f"add '{edge.dst_node}' to placement.actors, so that it runs beside the "
+                 f"env on every worker (or leave 'actors' out: it goes there by itself)"))
     elif outward and not out.static:
         cut.channels.setdefault(actor, [])
         if edge.src.port not in cut.channels[actor]:

@@ -38,6 +38,7 @@ class NStep(Node):
     outputs = {"transition": Out(Kind.TRANSITION, "n-step transitions: reward (rows, n) "
                                  "zero-padded, steps (rows,) = k; 0 or more rows")}
     params = {"n": Param(int, 3, "env steps per transition (1 = unchanged returns)", low=1)}
+    follows_env = True  # its windows are per env row: on the workers of a placed run
 
     n: int
 
