@@ -26,7 +26,8 @@ class NStep(Node):
     without bootstrap, after a truncation bootstrapping from the true final observation
     with gamma^k. Windows never cross an episode end, and each env has its own, so
     vector envs work. Rows per tick vary (0 while windows fill, several at an episode
-    end); ReplayBuffer stores any number.
+    end); ReplayBuffer stores any number. In a placed run it goes with the env to every
+    worker (`follows_env`), so that no window joins steps of two workers.
 
     Rewards are not summed here: the transitions carry their k rewards (zero-padded to
     n columns) and k, and the loss discounts them with its own gamma, so a graph has
