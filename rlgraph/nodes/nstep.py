@@ -47,7 +47,6 @@ class NStep(Node):
         self.history: Transition | None = None  # the last n ticks, a ring over axis 0
         self.filled: np.ndarray | None = None  # (num_envs,) steps in each env's window
         self.newest = -1  # ring slot of the latest tick
-        self._oldest_first: torch.Tensor | None = None  # see _emit_oldest
         n = self.n
         self._ages = np.arange(n)  # a window's ages: 0 = its oldest step
         # for a transition starting at age a: the ages of its rewards (clamped to the
@@ -85,11 +84,8 @@ class NStep(Node):
         assert self.history is not None
         n, rows = self.n, transition.reward.shape[0]
         oldest = (self.newest + 1) % n
-        if self._oldest_first is None or self._oldest_first.device != transition.reward.device:
-            # slot of each age, for each ring position of the oldest step
-            order = (np.arange(n)[:, None] + np.arange(n)[None, :]) % n
-            self._oldest_first = torch.from_numpy(order).to(transition.reward.device)
-        rewards = self.history.reward[self._oldest_first[oldest]].T  # (rows, n)
+        # the ring rolled so that age 0 (the oldest step) comes first: a new tensor
+        rewards = torch.roll(self.history.reward, -oldest, 0).T  # (rows, n)
         first = {name: ring[oldest].clone() for name, ring in self.history.items()
                  if name != "reward"}  # a copy: the ring slot is written again n ticks on
         return Transition(
