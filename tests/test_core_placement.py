@@ -60,6 +60,24 @@ def test_a_node_with_windows_per_env_left_on_the_learner_is_a_located_error() ->
     assert not problems(["placement.workers=2", "placement.actors=[env, policy, nstep]"])
 
 
+def test_a_node_with_windows_per_env_fed_through_the_learner_is_a_located_error(
+        tmp_path: Path) -> None:
+    # env -> scale (on the learner) -> nstep: no wire of nstep's crosses, yet its windows
+    # would still see the workers' fragments in turns
+    path = tmp_path / "through.yaml"
+    path.write_text(DQN.read_text().replace(
+        "    in: {transition: env.transition}   # episode end)",
+        "    in: {transition: scale.transition}   # episode end)").replace(
+        "  nstep:\n", "  scale:\n    type: NormalizeReward\n"
+                      "    in: {transition: env.transition}\n\n  nstep:\n"))
+    error = one(problems(["placement.workers=2"], path),
+                "'nstep' (NStep) keeps state per env row, but runs on the learner")
+    assert error.loc.line == line_of(path, "in: {transition: scale.transition}")
+    assert "run 'nstep' and the learner nodes that feed it (scale) beside the env" in error.hint
+    assert not problems(["placement.workers=2", "placement.actors=[env, policy, scale, nstep]"],
+                        path)
+
+
 def test_without_actors_each_env_and_its_acting_path_are_replicated(tmp_path: Path) -> None:
     path = small_dqn(tmp_path, "\n  shift:\n    type: workflow_nodes:ShiftObs\n"
                                "    in: {obs: env.obs}\n")

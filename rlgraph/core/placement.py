@@ -34,7 +34,7 @@ from .node import Node
 from .ordering import module_users
 from .ports import In, Kind
 from .protocols import Environment
-from .schedule import dependency_edges, tick_order
+from .schedule import _is_static, dependency_edges, tick_order
 from .spec import NAME_RE, EdgeSpec, GraphSpec, NodeRef, PortRef
 from .yamlsrc import YList, YMap, loc_of
 
@@ -189,6 +189,7 @@ def find_cut(spec: GraphSpec, classes: dict[str, type[Node]]) -> Cut:
     edges = dependency_edges(spec, classes)
     if placement.actors is None:
         group |= _followers(spec, classes, edges, group)
+    cut.errors += _split_followers(spec, classes, edges, group)
     cut.actors = [n for n in spec.nodes if n in group]
     for edge in edges:
         if (edge.src.node in group) != (edge.dst_node in group):
@@ -223,24 +224,65 @@ def find_cut(spec: GraphSpec, classes: dict[str, type[Node]]) -> Cut:
     return cut
 
 
+def _stream_sources(edges: list[EdgeSpec], classes: dict[str, type[Node]]
+                    ) -> dict[str, list[EdgeSpec]]:
+    """Each node's inbound stream wires (delayed ones too, and `on:` triggers)."""
+    inbound: dict[str, list[EdgeSpec]] = {}
+    for edge in edges:
+        if not _is_static(edge, classes):
+            inbound.setdefault(edge.dst_node, []).append(edge)
+    return inbound
+
+
 def _followers(spec: GraphSpec, classes: dict[str, type[Node]], edges: list[EdgeSpec],
                group: set[str]) -> set[str]:
     """The nodes that keep state per env row (Node.follows_env) and take their streams
     from the actors only, transitively: they run beside the env on each worker."""
+    inbound = _stream_sources(edges, classes)
     found: set[str] = set()
     grown = True
     while grown:
         grown = False
         for name in spec.nodes:
-            if name in group | found or not classes[name].follows_env:
-                continue
-            sources = {e.src.node for e in edges if e.dst_node == name
-                       and not getattr(classes[e.src.node].outputs.get(e.src.port),
-                                       "static", False)}
-            if sources and sources <= group | found:
+            sources = {e.src.node for e in inbound.get(name, [])}
+            if (name not in group | found and classes[name].follows_env and sources
+                    and sources <= group | found):
                 found.add(name)
                 grown = True
     return found
+
+
+def _split_followers(spec: GraphSpec, classes: dict[str, type[Node]], edges: list[EdgeSpec],
+                     group: set[str]) -> list[GraphError]:
+    """A node that keeps state per env row, left on the learner while its streams come
+    from the actors (directly or through learner nodes): the learner takes the workers'
+    fragments in turns, so its windows would join steps of different workers."""
+    inbound = _stream_sources(edges, classes)
+    errors = []
+    for name in spec.nodes:
+        if name in group or not classes[name].follows_env or name not in inbound:
+            continue
+        seen: set[str] = set()
+        todo = [name]
+        while todo:  # the node's stream ancestors
+            for edge in inbound.get(todo.pop(), []):
+                if edge.src.node not in seen:
+                    seen.add(edge.src.node)
+                    todo.append(edge.src.node)
+        if not seen & group:
+            continue
+        edge = inbound[name][0]
+        between = [n for n in spec.nodes if n in seen - group]
+        hint = (f"add '{name}' to placement.actors, so that it runs beside the env on every "
+                f"worker (or leave 'actors' out: it goes there by itself)") if not between \
+            else (f"run '{name}' and the learner nodes that feed it ({', '.join(between)}) "
+                  f"beside the env: list them in placement.actors")
+        errors.append(GraphError(
+            f"'{name}' ({classes[name].__name__}) keeps state per env row, but runs on the "
+            f"learner, which takes the workers' fragments in turns: each env's window would "
+            f"join steps of different workers", edge.loc, node=name, port=edge.dst_port,
+            hint=hint))
+    return errors
 
 
 def _actor_names(spec: GraphSpec, classes: dict[str, type[Node]], placement: Placement,
@@ -302,15 +344,6 @@ def _cross(spec: GraphSpec, classes: dict[str, type[Node]], edge: EdgeSpec, outw
             hint=f"put '{edge.src.node}' and '{edge.dst_node}' on the same side: list both "
                  f"in placement.actors or neither (a buffer usually belongs to the "
                  f"learner; actors send transitions to it)"))
-    elif outward and not out.static and classes[edge.dst_node].follows_env:
-        cls = classes[edge.dst_node].__name__
-        cut.errors.append(GraphError(
-            f"'{edge.dst_node}' ({cls}) keeps state per env row, but runs on the learner, "
-            f"which takes the workers' fragments in turns: each env's window would join "
-            f"steps of different workers", edge.loc, node=edge.dst_node,
-            port=edge.dst_port,
-            hint=f"add '{edge.dst_node}' to placement.actors, so that it runs beside the "
-                 f"env on every worker (or leave 'actors' out: it goes there by itself)"))
     elif outward and not out.static:
         cut.channels.setdefault(actor, [])
         if edge.src.port not in cut.channels[actor]:
