@@ -139,12 +139,13 @@ def plain_dqn_step() -> Callable[[], None]:
     return step
 
 
-#: --algo: (plain step, graph, ticks run before timing, ticks per gradient step); the
-#: warm-up includes the graph's first gradient steps (sac_pendulum's wait for 256 stored
-#: transitions, tick ~256; dqn_target's first burst, tick 1024), so every timed window
-#: trains and none pays torch's first-call costs
-ALGOS = {"sac": (plain_sac_step, "sac_pendulum", 400, 1),
-         "dqn": (plain_dqn_step, "dqn_target", 1280, 2)}
+#: --algo: (plain step, graph, ticks run before timing, ticks per gradient step, gradient
+#: steps a timed window must be a multiple of, the default window); the warm-up includes
+#: the graph's first gradient steps (sac_pendulum's wait for 256 stored transitions, tick
+#: ~256; dqn_target's first burst, tick 1024), so every timed window trains and none pays
+#: torch's first-call costs
+ALGOS = {"sac": (plain_sac_step, "sac_pendulum", 400, 1, 1, 300),
+         "dqn": (plain_dqn_step, "dqn_target", 1280, 2, 128, 512)}
 
 
 def main() -> None:
@@ -155,11 +156,12 @@ def main() -> None:
                              "a multiple of 128, default 512)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    make_plain, name, warm_ticks, ticks_per_step = ALGOS[args.algo]
-    steps = args.steps or (300 if args.algo == "sac" else 512)
-    if args.algo == "dqn" and steps % 128:
-        parser.error(f"--steps {steps}: dqn_target trains in bursts of 128 gradient steps, "
-                     f"so time a multiple of 128 (e.g. {max(128, steps // 128 * 128)})")
+    make_plain, name, warm_ticks, ticks_per_step, burst, default = ALGOS[args.algo]
+    steps = default if args.steps is None else args.steps
+    if steps < burst or steps % burst:
+        parser.error(f"--steps {steps}: {name} trains in bursts of {burst} gradient steps, "
+                     f"so time a positive multiple of {burst} "
+                     f"(e.g. {max(burst, steps // burst * burst)})")
     torch.set_num_threads(1)
     plain = make_plain()
     graph = build(load(ROOT / "graphs" / f"{name}.yaml"), seed=1)
