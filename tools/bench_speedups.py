@@ -5,7 +5,8 @@ what the transition records cost against NamedTuple (and tensordict, when instal
 
 Every figure is the best of `--repeats` timings of many calls (the least disturbed by
 other load; the plain and the fast call timed alternately), on one torch thread, for the
-networks the shipped graphs use (a 4-256-2 MLP on CartPole).
+networks the shipped graphs use (a 4-256-2 MLP on CartPole, a 4-256-256-1 critic on
+Pendulum).
 """
 
 from __future__ import annotations
@@ -61,8 +62,19 @@ def sequential_rows(repeats: int) -> list[tuple[str, float, float]]:
     def train(net: nn.Module) -> Callable[[], object]:
         return lambda: net(batch).sum().backward()
 
+    critic = nn.Sequential(*layers([4, 256, 256, 1], "relu", False))
+    fast_critic = FastSequential(*layers([4, 256, 256, 1], "relu", False))
+    fast_critic.load_state_dict(critic.state_dict())
+    critic_batch = torch.randn(256, 4)
+
+    def update(net: nn.Module) -> Callable[[], object]:
+        params = list(net.parameters())
+        return lambda: torch.autograd.grad(net(critic_batch).sum(), params)
+
     return [("1-row forward (acting)", *pair_us(act(plain), act(fast), 20000, repeats)),
-            ("32-row forward + backward", *pair_us(train(plain), train(fast), 2000, repeats))]
+            ("32-row forward + backward", *pair_us(train(plain), train(fast), 2000, repeats)),
+            ("4-256-256-1, 256-row forward + backward (a SAC critic)",
+             *pair_us(update(critic), update(fast_critic), 200, repeats))]
 
 
 def adam_rows(repeats: int) -> list[tuple[str, float, float]]:

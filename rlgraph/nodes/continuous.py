@@ -70,16 +70,28 @@ class SquashedGaussian(nn.Module):
         log_std = self.log_std(features).clamp(LOG_STD_MIN, LOG_STD_MAX)
         return self.mean(features), log_std
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A reparameterized action in the env's bounds and its log-probability."""
+    def draw(self, obs: torch.Tensor, generator: torch.Generator | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """u = mean + std * noise (reparameterized), the noise, and the log-std."""
         mean, log_std = self(obs)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device,
                             dtype=mean.dtype)
-        u = mean + log_std.exp() * noise
+        return mean + log_std.exp() * noise, noise, log_std
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterized action in the env's bounds and its log-probability."""
+        u, noise, log_std = self.draw(obs, generator)
         log_prob = (-0.5 * noise.pow(2) - log_std - LOG_SQRT_2PI).sum(-1)
         log_prob = log_prob - (2.0 * (LOG_2 - u - F.softplus(-2.0 * u))).sum(-1)
         return self.scale(torch.tanh(u)), log_prob
+
+    def act(self, obs: torch.Tensor, generator: torch.Generator | None = None
+            ) -> torch.Tensor:
+        """The action `sample` draws (the same draw from the same generator state),
+        without its log-probability: what acting needs (a third of its cost for one
+        env)."""
+        return self.scale(torch.tanh(self.draw(obs, generator)[0]))
 
     def mode(self, obs: torch.Tensor) -> torch.Tensor:
         """The deterministic action: scale(tanh(mean))."""

@@ -76,7 +76,7 @@ class SACPolicy(Seeded, Acting):
 
     def step(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.inference_mode():
-            return {"action": self.actor.sample(obs, self.generator)[0]}
+            return {"action": self.actor.act(obs, self.generator)}
 
     def act(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """scale(tanh(mean)); no random draw."""

@@ -40,6 +40,10 @@ def test_the_squashed_gaussian_log_prob_is_torchs_and_stays_finite(pendulum_spec
     assert torch.allclose(log_prob, dist.log_prob(squashed).sum(-1), atol=1e-3)
     assert float(action.detach().abs().max()) <= 2.0
     assert torch.equal(net.mode(obs), 2.0 * torch.tanh(mean))
+    # acting draws the action sample draws, from the same generator state, and no more
+    acting, sampling = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(net.act(obs, acting), net.sample(obs, sampling)[0])
+    assert torch.equal(acting.get_state(), sampling.get_state())
     with torch.no_grad():  # a saturating mean: tanh(u) == 1 in float32
         net.mean.bias.fill_(40.0)
     obs.requires_grad_(True)

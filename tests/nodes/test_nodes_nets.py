@@ -134,6 +134,26 @@ def test_stack_computes_what_nn_sequential_computes_and_follows_its_children():
     assert torch.equal(copy(x), nn.Sequential(*copy)(x))
 
 
+def test_stack_activations_in_place_give_the_same_gradients_and_leave_inputs_alone():
+    """An activation right after a linear layer runs in place on the layer's output: the
+    gradients are nn.Sequential's; one that is not (first here) never writes the input."""
+    torch.manual_seed(0)
+    children = [nn.Tanh(), nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
+                nn.Linear(16, 1)]
+    stack, plain = Stack(*children), nn.Sequential(*children)
+    x = torch.randn(32, 5)
+    kept = x.clone()
+    grads = []
+    for net in (stack, plain):
+        out = net(x)
+        grads.append(torch.autograd.grad(out.square().sum(), list(net.parameters())))
+    assert torch.equal(x, kept)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
+    x.requires_grad_(True)  # and the input's own gradient, through the first tanh
+    assert torch.allclose(torch.autograd.grad(stack(x).sum(), x)[0],
+                          torch.autograd.grad(plain(x).sum(), x)[0], atol=1e-6)
+
+
 def test_stack_calls_a_linear_whose_weight_is_computed():
     """A Linear parametrized after the Stack's first forward (weight norm here) has no
     plain weight any more: the Stack calls it as a module."""
