@@ -47,8 +47,9 @@ class FastSequential(nn.Sequential):
     Measured with tools/bench_speedups.py (1 torch thread): a 4-256-2 MLP's 1-row
     forward 22 -> 11 us, its 32-row forward and backward 133 -> 124 us; a 4-256-256-1
     critic's 256-row forward and backward 1,458 -> 1,355 us (best of 25, load 3; alone
-    the gain is within noise, in sac_pendulum's tick, where other tensors crowd the
-    cache, thread CPU time per tick fell 3-6% in two same-process A/B runs)."""
+    the gain is within noise). In sac_pendulum's tick, where other tensors crowd the
+    cache, it is ~7%: `python tools/bench_update.py --algo sac`, the tick over the plain
+    torch step, 1.11 -> 1.03 (medians of three runs each, docs/benchmarks.md)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         children = tuple(self._modules.values())
