@@ -187,9 +187,10 @@ def find_cut(spec: GraphSpec, classes: dict[str, type[Node]]) -> Cut:
         return cut
     group = set(names)
     edges = dependency_edges(spec, classes)
+    inbound = _stream_sources(edges, classes)
     if placement.actors is None:
-        group |= _followers(spec, classes, edges, group)
-    cut.errors += _split_followers(spec, classes, edges, group)
+        group |= _followers(spec, classes, inbound, group)
+    cut.errors += _split_followers(spec, classes, inbound, group)
     cut.actors = [n for n in spec.nodes if n in group]
     for edge in edges:
         if (edge.src.node in group) != (edge.dst_node in group):
@@ -234,11 +235,11 @@ def _stream_sources(edges: list[EdgeSpec], classes: dict[str, type[Node]]
     return inbound
 
 
-def _followers(spec: GraphSpec, classes: dict[str, type[Node]], edges: list[EdgeSpec],
-               group: set[str]) -> set[str]:
+def _followers(spec: GraphSpec, classes: dict[str, type[Node]],
+               inbound: dict[str, list[EdgeSpec]], group: set[str]) -> set[str]:
     """The nodes that keep state per env row (Node.follows_env) and take their streams
-    from the actors only, transitively: they run beside the env on each worker."""
-    inbound = _stream_sources(edges, classes)
+    (`inbound`, _stream_sources) from the actors only, transitively: they run beside the
+    env on each worker."""
     found: set[str] = set()
     grown = True
     while grown:
@@ -252,12 +253,12 @@ def _followers(spec: GraphSpec, classes: dict[str, type[Node]], edges: list[Edge
     return found
 
 
-def _split_followers(spec: GraphSpec, classes: dict[str, type[Node]], edges: list[EdgeSpec],
-                     group: set[str]) -> list[GraphError]:
-    """A node that keeps state per env row, left on the learner while its streams come
-    from the actors (directly or through learner nodes): the learner takes the workers'
-    fragments in turns, so its windows would join steps of different workers."""
-    inbound = _stream_sources(edges, classes)
+def _split_followers(spec: GraphSpec, classes: dict[str, type[Node]],
+                     inbound: dict[str, list[EdgeSpec]], group: set[str]) -> list[GraphError]:
+    """A node that keeps state per env row, left on the learner while its streams
+    (`inbound`) come from the actors (directly or through learner nodes): the learner
+    takes the workers' fragments in turns, so its windows would join steps of different
+    workers."""
     errors = []
     for name in spec.nodes:
         if name in group or not classes[name].follows_env or name not in inbound:
