@@ -21,20 +21,40 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def layers(sizes: list[int], activation: str, last_activation: bool) -> list[nn.Module]:
+#: what `norm: layer` puts between a hidden linear layer and its activation
+NORMS = ("none", "layer")
+
+
+def norm_param() -> Param:
+    return Param(str, "none", "normalize each hidden layer's output before its "
+                 "activation: 'layer' (LayerNorm, with a gain and bias per unit; it steadies "
+                 "TD learning, as in PQN and RLPD's critics) or 'none'", choices=NORMS)
+
+
+def layers(sizes: list[int], activation: str, last_activation: bool,
+           norm: str = "none") -> list[nn.Module]:
     """Linear layers between consecutive sizes, each but the last (unless
-    `last_activation`) followed by the activation."""
+    `last_activation`) followed by the activation, with a LayerNorm before it when
+    `norm` is 'layer'."""
     out: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(pairwise(sizes)):
         out.append(nn.Linear(n_in, n_out))
         if last_activation or i < len(sizes) - 2:
+            if norm == "layer":
+                out.append(nn.LayerNorm(n_out))
             out.append(ACTIVATIONS[activation]())
     return out
 
 
-def linear_parameters(sizes: list[int]) -> int:
-    """Weights and biases of the linear layers between consecutive sizes."""
-    return sum(n_in * n_out + n_out for n_in, n_out in pairwise(sizes))
+def linear_parameters(sizes: list[int], norm: str = "none",
+                      last_activation: bool = False) -> int:
+    """Parameters of `layers(sizes, ..., last_activation, norm)`: the linear layers'
+    weights and biases, and each LayerNorm's gain and bias."""
+    count = sum(n_in * n_out + n_out for n_in, n_out in pairwise(sizes))
+    if norm == "layer":
+        normed = sizes[1:] if last_activation else sizes[1:-1]
+        count += sum(2 * n for n in normed)
+    return count
 
 
 #: bytes a float32 parameter takes in its network: the weight and its gradient
@@ -115,17 +135,19 @@ class MLP(QNetwork):
         "hidden": Param(list, [64, 64], "sizes of the hidden layers", item=int),
         "activation": Param(str, "relu", "nonlinearity after each hidden layer",
                             choices=tuple(ACTIVATIONS)),
+        "norm": norm_param(),
     }
 
     hidden: list[int]
     activation: str
+    norm: str
 
     def build(self, spec: EnvSpec) -> nn.Module:
         return FastSequential(nn.Flatten(start_dim=1),
-                              *layers(self._sizes(spec), self.activation, False))
+                              *layers(self._sizes(spec), self.activation, False, self.norm))
 
     def parameter_count(self, spec: EnvSpec) -> int:
-        return linear_parameters(self._sizes(spec))
+        return linear_parameters(self._sizes(spec), self.norm)
 
     def _sizes(self, spec: EnvSpec) -> list[int]:
         assert spec.n_actions is not None  # setup checked the action space
@@ -162,25 +184,29 @@ class DuelingMLP(QNetwork):
                              "(value and advantage)", item=int),
         "activation": Param(str, "relu", "nonlinearity after each hidden layer",
                             choices=tuple(ACTIVATIONS)),
+        "norm": norm_param(),
     }
 
     hidden: list[int]
     head_hidden: list[int]
     activation: str
+    norm: str
 
     def build(self, spec: EnvSpec) -> nn.Module:
-        assert spec.n_actions is not None  # setup checked the action space
-        trunk = FastSequential(nn.Flatten(start_dim=1),
-                               *layers([spec.obs_size, *self.hidden], self.activation, True))
-        width = self.hidden[-1]
-        value = FastSequential(*layers([width, *self.head_hidden, 1], self.activation, False))
-        advantage = FastSequential(*layers([width, *self.head_hidden, spec.n_actions],
-                                           self.activation, False))
-        return DuelingQ(trunk, value, advantage)
+        trunk, value, advantage = self._stacks(spec)
+        return DuelingQ(FastSequential(nn.Flatten(start_dim=1),
+                                       *layers(trunk, self.activation, True, self.norm)),
+                        FastSequential(*layers(value, self.activation, False, self.norm)),
+                        FastSequential(*layers(advantage, self.activation, False, self.norm)))
 
     def parameter_count(self, spec: EnvSpec) -> int:
+        trunk, value, advantage = self._stacks(spec)
+        return (linear_parameters(trunk, self.norm, last_activation=True)
+                + linear_parameters(value, self.norm) + linear_parameters(advantage, self.norm))
+
+    def _stacks(self, spec: EnvSpec) -> tuple[list[int], list[int], list[int]]:
+        """Layer sizes of the trunk, the value stream and the advantage stream."""
         assert spec.n_actions is not None  # setup checked the action space
         width = self.hidden[-1]
-        return (linear_parameters([spec.obs_size, *self.hidden])
-                + linear_parameters([width, *self.head_hidden, 1])
-                + linear_parameters([width, *self.head_hidden, spec.n_actions]))
+        return ([spec.obs_size, *self.hidden], [width, *self.head_hidden, 1],
+                [width, *self.head_hidden, spec.n_actions])

@@ -66,6 +66,50 @@ def test_state_dict_restores_weights(cartpole_spec):
     assert torch.equal(a.module(x), b.module(x))
 
 
+def test_layer_norm_normalizes_each_hidden_layer_before_its_activation(cartpole_spec):
+    node = MLP(spec=cartpole_spec, hidden=[6, 5], norm="layer", seed=2)
+    net = node.static_outputs["module"]
+    kinds = [type(m).__name__ for m in net][1:]  # after the Flatten
+    assert kinds == ["Linear", "LayerNorm", "ReLU", "Linear", "LayerNorm", "ReLU", "Linear"]
+    assert node.parameter_count(cartpole_spec) == sum(p.numel() for p in net.parameters())
+    with torch.no_grad():  # gains and biases away from 1 and 0, so that both count
+        for norm in (m for m in net if isinstance(m, nn.LayerNorm)):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    lin1, norm1, _, lin2, norm2, _, lin3 = list(net)[1:]
+
+    def normed(h: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+        mean = h.mean(dim=1, keepdim=True)
+        var = ((h - mean) ** 2).mean(dim=1, keepdim=True)  # biased, as LayerNorm's
+        return (h - mean) / torch.sqrt(var + 1e-5) * norm.weight + norm.bias
+
+    x = torch.randn(7, 4)
+    h = normed(x @ lin1.weight.T + lin1.bias, norm1).clamp(min=0)
+    h = normed(h @ lin2.weight.T + lin2.bias, norm2).clamp(min=0)
+    assert torch.allclose(net(x), h @ lin3.weight.T + lin3.bias, atol=1e-5)
+    plain = MLP(spec=cartpole_spec, hidden=[6, 5], seed=2)  # norm 'none': no LayerNorm
+    assert not any(isinstance(m, nn.LayerNorm) for m in plain.module.modules())
+    assert plain.parameter_count(cartpole_spec) == node.parameter_count(cartpole_spec) - 22
+
+
+def test_dueling_layer_norm_in_trunk_and_streams_and_counted(cartpole_spec):
+    node = DuelingMLP(spec=cartpole_spec, hidden=[16], head_hidden=[8], norm="layer")
+    module = node.static_outputs["module"]
+    assert [sum(isinstance(m, nn.LayerNorm) for m in part.modules())
+            for part in (module.trunk, module.value, module.advantage)] == [1, 1, 1]
+    assert node.parameter_count(cartpole_spec) == sum(p.numel() for p in module.parameters())
+    obs = torch.randn(3, 4)
+    q, advantage = module(obs), module.advantage(module.trunk(obs))
+    assert torch.allclose(q.mean(dim=1), module.value(module.trunk(obs)).squeeze(1),
+                          atol=1e-6)
+    assert advantage.shape == (3, 2)
+
+
+def test_an_unknown_norm_is_a_config_error(cartpole_spec):
+    with pytest.raises(NodeConfigError, match="norm"):
+        MLP(spec=cartpole_spec, norm="batch")
+
+
 def test_dueling_q_is_value_plus_centred_advantage(cartpole_spec):
     net = DuelingMLP(spec=cartpole_spec, hidden=[16], head_hidden=[8], seed=3)
     module = net.static_outputs["module"]
