@@ -26,6 +26,7 @@ NORMS = ("none", "layer")
 
 
 def norm_param() -> Param:
+    """The `norm` param of the Q-network nodes (MLP, DuelingMLP)."""
     return Param(str, "none", "normalize each hidden layer's output before its "
                  "activation: 'layer' (LayerNorm, with a gain and bias per unit; it steadies "
                  "TD learning, as in PQN and RLPD's critics) or 'none'", choices=NORMS)
