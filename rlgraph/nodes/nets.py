@@ -49,13 +49,12 @@ def layers(sizes: list[int], activation: str, last_activation: bool,
 
 def linear_parameters(sizes: list[int], norm: str = "none",
                       last_activation: bool = False) -> int:
-    """Parameters of `layers(sizes, ..., last_activation, norm)`: the linear layers'
-    weights and biases, and each LayerNorm's gain and bias."""
-    count = sum(n_in * n_out + n_out for n_in, n_out in pairwise(sizes))
-    if norm == "layer":
-        normed = sizes[1:] if last_activation else sizes[1:-1]
-        count += sum(2 * n for n in normed)
-    return count
+    """Parameters of `layers(sizes, ..., last_activation, norm)`, counted from those
+    layers built on the meta device (no memory, no random draws); the activations have
+    no parameters, so which one does not matter."""
+    with torch.device("meta"):
+        built = layers(sizes, "relu", last_activation, norm)
+    return sum(p.numel() for layer in built for p in layer.parameters())
 
 
 #: bytes a float32 parameter takes in its network: the weight and its gradient
