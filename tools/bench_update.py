@@ -2,6 +2,7 @@
 written in plain torch (the floor any implementation stands on here).
 
     python tools/bench_update.py --algo sac [--steps 300] [--repeats 5]
+    python tools/bench_update.py --algo td3 [--steps 400] [--repeats 5]
     python tools/bench_update.py --algo dqn [--steps 512] [--repeats 5]
 
 SAC: rlgraph's sac_pendulum tick against a plain SAC step, both on batches of 256,
@@ -11,6 +12,13 @@ actions, target Q, critic step, actor step through the new critics, temperature 
 target update). rlgraph's figure is the wall time per tick after learning started
 (acting, env step and replay included, so it is the larger by those).
 
+TD3: td3_pendulum against a plain TD3 step on its settings (400-300 ReLU actor and twin
+critics, batch 256, target policy smoothing, the actor and the Polyak updates on every
+second critic step, fused Adam). The graph trains in bursts of 200 gradient steps, one
+per episode of 200 env steps, after 10k random steps (warmed past its first burst, so
+building it takes ~10 s); its figure is per gradient step, with one env step, acting and
+replay.
+
 DQN: graphs/dqn_target.yaml against a plain DQN step on its settings (batch 128,
 4-256-256-2 ReLU Q-network, 3-step targets from a target network, Huber loss, gradient
 norm clipped at 10, fused Adam), each batch gathered from a 50k-row buffer. The graph
@@ -19,12 +27,13 @@ time of whole bursts' worth of ticks divided by the gradient steps in them: per
 gradient step, with two env steps, acting and replay included.
 
 One torch thread; best and median of `--repeats` timings of `--steps` ticks (SAC) or
-gradient steps (DQN, a multiple of 128), the two interleaved.
+gradient steps (TD3, a multiple of 200; DQN, a multiple of 128), the two interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -108,6 +117,60 @@ def plain_sac_step() -> Callable[[], None]:
     return step
 
 
+def plain_td3_step() -> Callable[[], None]:
+    """One TD3 gradient step of td3_pendulum's settings in plain torch (400-300 ReLU
+    actor and twin critics, batch 256, gamma 0.98, target policy smoothing, fused Adam):
+    a critic step, and on every second one the delayed actor step and both Polyak
+    updates."""
+    def mlp_of(inputs: int, outputs: int) -> nn.Sequential:
+        return nn.Sequential(nn.Linear(inputs, 400), nn.ReLU(), nn.Linear(400, 300),
+                             nn.ReLU(), nn.Linear(300, outputs))
+    q1, q2 = mlp_of(OBS + ACT, 1), mlp_of(OBS + ACT, 1)
+    actor = nn.Sequential(mlp_of(OBS, ACT), nn.Tanh())
+    t1, t2, target_actor = mlp_of(OBS + ACT, 1), mlp_of(OBS + ACT, 1), copy.deepcopy(actor)
+    t1.load_state_dict(q1.state_dict())
+    t2.load_state_dict(q2.state_dict())
+    critic = [*q1.parameters(), *q2.parameters()]
+    target = [*t1.parameters(), *t2.parameters(), *target_actor.parameters()]
+    online = [*critic, *actor.parameters()]
+    critic_optim = torch.optim.Adam(critic, lr=1e-3, fused=True)
+    actor_optim = torch.optim.Adam(actor.parameters(), lr=1e-3, fused=True)
+    obs, next_obs = torch.randn(BATCH, OBS), torch.randn(BATCH, OBS)
+    action, reward = torch.rand(BATCH, ACT) * 2 - 1, torch.randn(BATCH)
+    terminated = torch.zeros(BATCH, dtype=torch.bool)
+
+    def critic_step() -> None:
+        with torch.no_grad():
+            noise = (torch.randn(BATCH, ACT) * 0.2).clamp(-0.5, 0.5)
+            next_action = (target_actor(next_obs) + noise).clamp(-1, 1)
+            x = torch.cat([next_obs, next_action], 1)
+            value = torch.min(t1(x), t2(x)).squeeze(-1).masked_fill(terminated, 0.0)
+            y = reward + 0.98 * value
+        x = torch.cat([obs, action], 1)
+        loss = F.mse_loss(q1(x).squeeze(-1), y) + F.mse_loss(q2(x).squeeze(-1), y)
+        for p, g in zip(critic, torch.autograd.grad(loss, critic)):
+            p.grad = g
+        critic_optim.step()
+
+    updates = 0
+
+    def step() -> None:
+        nonlocal updates
+        critic_step()
+        updates += 1
+        if updates % 2:
+            return
+        loss = -q1(torch.cat([obs, actor(obs)], 1)).mean()
+        params = list(actor.parameters())
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+        actor_optim.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(target, online, 0.005)
+
+    return step
+
+
 def plain_dqn_step() -> Callable[[], None]:
     """One DQN gradient step of dqn_target's settings in plain torch, its batch gathered
     from a 50k-row buffer of random CartPole-shaped 3-step transitions."""
@@ -145,6 +208,7 @@ def plain_dqn_step() -> Callable[[], None]:
 #: ~256; dqn_target's first burst, tick 1024), so every timed window trains and none pays
 #: torch's first-call costs
 ALGOS = {"sac": (plain_sac_step, "sac_pendulum", 400, 1, 1, 300),
+         "td3": (plain_td3_step, "td3_pendulum", 10201, 1, 200, 400),
          "dqn": (plain_dqn_step, "dqn_target", 1280, 2, 128, 512)}
 
 
