@@ -27,14 +27,24 @@ def test_sac_updates_its_targets_once_per_gradient_step_inside_a_burst():
         assert graph.nodes["warmup"].random_ticks == 100  # then the policy acts
 
 
-def test_td3_updates_its_actor_and_targets_every_second_critic_update():
-    with build(load(GRAPHS / "td3_pendulum.yaml", overrides=SMALL)) as graph:
-        graph.run(300)
-        critic = graph.nodes["critic_optim"].updates
-        assert critic > 100
-        assert graph.nodes["actor_optim"].updates == (critic + 1) // 2
-        assert graph.nodes["target_actor"].updates == graph.nodes["actor_optim"].updates
-        assert graph.nodes["target_critic"].updates == graph.nodes["actor_optim"].updates
+#: td3_pendulum learns from tick 100 instead of 10,000 (random actions until then), in
+#: bursts of 200 gradient steps at each episode's end as shipped
+TD3_EARLY = [*SMALL, "policy.after=100", "sample.after=101"]
+
+
+def test_td3_trains_after_each_episode_and_updates_its_actor_every_second_step():
+    """Three episodes of 200 steps end at ticks 200, 400 and 600: a burst of 200 critic
+    steps after each, the actor and both targets moved on every second one."""
+    with build(load(GRAPHS / "td3_pendulum.yaml", overrides=TD3_EARLY)) as graph:
+        graph.run(600)
+        assert graph.nodes["critic_optim"].updates == 400  # the bursts at 200 and 400
+        graph.step()                                       # tick 600: the third episode
+        assert graph.nodes["metrics"].report()["episodes"] == 3
+        assert graph.nodes["critic_optim"].updates == 600
+        assert graph.nodes["actor_optim"].updates == 300
+        assert graph.nodes["target_actor"].updates == 300
+        assert graph.nodes["target_critic"].updates == 300
+        assert graph.nodes["warmup"].random_ticks == 100
 
 
 def test_an_actor_loss_built_before_the_critic_step_is_refused_at_load():
@@ -60,5 +70,5 @@ def test_sac_resumes_exactly():
 
 
 def test_td3_resumes_exactly():
-    assert_resumes_exactly(GRAPHS / "td3_pendulum.yaml", tuple(SMALL), first=450, then=250,
-                           module="actor.module")
+    assert_resumes_exactly(GRAPHS / "td3_pendulum.yaml", tuple(TD3_EARLY), first=450,
+                           then=250, module="actor.module")
