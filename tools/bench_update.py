@@ -55,9 +55,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BATCH, HIDDEN, OBS, ACT = 256, 256, 3, 1
 
 
-def mlp(inputs: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN),
-                         nn.ReLU(), nn.Linear(HIDDEN, outputs))
+def mlp(inputs: int, outputs: int, hidden: tuple[int, int] = (HIDDEN, HIDDEN)
+        ) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, hidden[0]), nn.ReLU(),
+                         nn.Linear(hidden[0], hidden[1]), nn.ReLU(),
+                         nn.Linear(hidden[1], outputs))
 
 
 def plain_sac_step() -> Callable[[], None]:
@@ -122,14 +124,10 @@ def plain_td3_step() -> Callable[[], None]:
     actor and twin critics, batch 256, gamma 0.98, target policy smoothing, fused Adam):
     a critic step, and on every second one the delayed actor step and both Polyak
     updates."""
-    def mlp_of(inputs: int, outputs: int) -> nn.Sequential:
-        return nn.Sequential(nn.Linear(inputs, 400), nn.ReLU(), nn.Linear(400, 300),
-                             nn.ReLU(), nn.Linear(300, outputs))
-    q1, q2 = mlp_of(OBS + ACT, 1), mlp_of(OBS + ACT, 1)
-    actor = nn.Sequential(mlp_of(OBS, ACT), nn.Tanh())
-    t1, t2, target_actor = mlp_of(OBS + ACT, 1), mlp_of(OBS + ACT, 1), copy.deepcopy(actor)
-    t1.load_state_dict(q1.state_dict())
-    t2.load_state_dict(q2.state_dict())
+    zoo = (400, 300)
+    q1, q2 = mlp(OBS + ACT, 1, zoo), mlp(OBS + ACT, 1, zoo)
+    actor = nn.Sequential(mlp(OBS, ACT, zoo), nn.Tanh())
+    t1, t2, target_actor = copy.deepcopy(q1), copy.deepcopy(q2), copy.deepcopy(actor)
     critic = [*q1.parameters(), *q2.parameters()]
     target = [*t1.parameters(), *t2.parameters(), *target_actor.parameters()]
     online = [*critic, *actor.parameters()]
