@@ -202,9 +202,9 @@ def plain_dqn_step() -> Callable[[], None]:
 
 #: --algo: (plain step, graph, ticks run before timing, ticks per gradient step, gradient
 #: steps a timed window must be a multiple of, the default window); the warm-up includes
-#: the graph's first gradient steps (sac_pendulum's wait for 256 stored transitions, tick
-#: ~256; dqn_target's first burst, tick 1024), so every timed window trains and none pays
-#: torch's first-call costs
+#: the graph's first gradient steps (sac_pendulum's from tick 101, td3_pendulum's first
+#: burst at tick 10,200, dqn_target's at tick 1024), so every timed window trains and
+#: none pays torch's first-call costs
 ALGOS = {"sac": (plain_sac_step, "sac_pendulum", 400, 1, 1, 300),
          "td3": (plain_td3_step, "td3_pendulum", 10201, 1, 200, 400),
          "dqn": (plain_dqn_step, "dqn_target", 1280, 2, 128, 512)}
