@@ -65,9 +65,7 @@ def mlp(inputs: int, outputs: int, hidden: tuple[int, int] = (HIDDEN, HIDDEN)
 def plain_sac_step() -> Callable[[], None]:
     """One SAC gradient step in plain torch, on a fixed random batch."""
     q1, q2 = mlp(OBS + ACT, 1), mlp(OBS + ACT, 1)
-    t1, t2 = mlp(OBS + ACT, 1), mlp(OBS + ACT, 1)
-    t1.load_state_dict(q1.state_dict())
-    t2.load_state_dict(q2.state_dict())
+    t1, t2 = copy.deepcopy(q1), copy.deepcopy(q2)
     trunk = nn.Sequential(nn.Linear(OBS, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN),
                           nn.ReLU())
     mean, log_std_head = nn.Linear(HIDDEN, ACT), nn.Linear(HIDDEN, ACT)
@@ -172,11 +170,8 @@ def plain_td3_step() -> Callable[[], None]:
 def plain_dqn_step() -> Callable[[], None]:
     """One DQN gradient step of dqn_target's settings in plain torch, its batch gathered
     from a 50k-row buffer of random CartPole-shaped 3-step transitions."""
-    def qnet() -> nn.Sequential:
-        return nn.Sequential(nn.Linear(4, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                             nn.Linear(256, 2))
-    q, target = qnet(), qnet()
-    target.load_state_dict(q.state_dict())
+    q = mlp(4, 2)  # CartPole: 4 observations, 2 actions
+    target = copy.deepcopy(q)
     params = list(q.parameters())
     optim = torch.optim.Adam(params, lr=5e-4, fused=True)
     rows = 50_000
